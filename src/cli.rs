@@ -1,0 +1,194 @@
+//! The `weave` command line: serve, migrate, demo, user add.
+
+use std::path::Path;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{
+    app::{self, AppState},
+    auth::{self, password, Role},
+    config::Settings,
+    db::Db,
+    demo, telemetry,
+};
+
+/// Weave — resource network and donation matching for community foundations and hub organisations.
+///
+/// Every setting can be given as a flag or as the environment variable shown next to it.
+#[derive(Parser)]
+#[command(name = "weave", version, about, long_about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the web service (migrates the database first).
+    Serve {
+        /// Load the demo hub first if the database has no organisations yet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit. Safe to run before a new version starts.
+    Migrate,
+    /// Load a demo hub (communities, partners, suppliers, donors, one account per role) and
+    /// print the accounts' credentials.
+    Demo,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create an account.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// admin, hub_coordinator, community_secretary, donor, supplier or foundation_staff.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        password: String,
+        /// Display name (defaults to the email).
+        #[arg(long)]
+        name: Option<String>,
+        /// Organisation the account acts for (repeat for a secretary of several communities).
+        #[arg(long = "org")]
+        orgs: Vec<i64>,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings;
+    telemetry::init(&settings);
+    let db = Db::connect(&settings.database_url(), settings.db_max_connections).await?;
+    db.migrate().await?;
+    match cli.command {
+        Command::Migrate => {
+            println!("migrations applied to {}", crate::config::redact_url(&settings.database_url()));
+            Ok(())
+        }
+        Command::Demo => {
+            let report = demo::load(&db).await?;
+            print!("{report}");
+            Ok(())
+        }
+        Command::User { command: UserCommand::Add { email, role, password, name, orgs } } => {
+            let role = Role::parse(&role).with_context(|| {
+                format!("unknown role {role:?}; use one of admin, hub_coordinator, community_secretary, donor, supplier, foundation_staff")
+            })?;
+            let id = add_user(&db, &email, name.as_deref(), role, &password, &orgs).await?;
+            println!("created account {id}: {email} ({})", role.as_str());
+            Ok(())
+        }
+        Command::Serve { demo: load_demo } => {
+            if load_demo {
+                if demo::is_loaded(&db).await? {
+                    println!("demo data already present; accounts as printed when it was loaded:");
+                    print!("{}", demo::credentials());
+                } else {
+                    print!("{}", demo::load(&db).await?);
+                }
+            }
+            serve(db, settings).await
+        }
+    }
+}
+
+pub async fn add_user(
+    db: &Db,
+    email: &str,
+    name: Option<&str>,
+    role: Role,
+    password: &str,
+    orgs: &[i64],
+) -> anyhow::Result<i64> {
+    if password.chars().count() < 8 {
+        anyhow::bail!("the password must have at least 8 characters");
+    }
+    if !email.contains('@') {
+        anyhow::bail!("{email:?} is not an email address");
+    }
+    let hash = password::hash(password.to_owned()).await?;
+    let mut tx = db.begin().await?;
+    let id = auth::store::create_user(
+        tx.conn(),
+        auth::store::NewUser {
+            email,
+            display_name: name.unwrap_or(email),
+            role,
+            password_hash: &hash,
+            organisation_ids: orgs,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    let after = serde_json::json!({ "email": email, "role": role.as_str(), "organisations": orgs });
+    crate::audit::record(tx.conn(), crate::audit::Actor::System("cli"), "create", "user", id, None::<&()>, Some(&after))
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+fn describe(error: &crate::error::AppError) -> String {
+    match error {
+        crate::error::AppError::Validation(fields) => fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+async fn serve(db: Db, settings: Settings) -> anyhow::Result<()> {
+    let secret = session_secret(&settings)?;
+    let listener = tokio::net::TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.bind))?;
+    tracing::info!(address = %listener.local_addr()?, backend = ?db.backend(), "Weave is serving");
+    println!("Weave is serving on http://{}", listener.local_addr()?);
+    let state = AppState::new(db, settings, &secret)?;
+    app::serve(listener, state, app::shutdown_signal()).await?;
+    Ok(())
+}
+
+/// The configured secret, or one generated on first start and kept in the data folder so
+/// sessions survive restarts.
+fn session_secret(settings: &Settings) -> anyhow::Result<String> {
+    if let Some(secret) = &settings.session_secret {
+        if secret.len() < 32 {
+            anyhow::bail!("WEAVE_SESSION_SECRET must have at least 32 characters");
+        }
+        return Ok(secret.clone());
+    }
+    let path = settings.data_dir.join("session.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        if existing.trim().len() >= 32 {
+            return Ok(existing.trim().to_owned());
+        }
+    }
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let secret = auth::store::random_secret();
+    write_private(&path, &secret)?;
+    tracing::info!(path = %path.display(), "generated a session key");
+    Ok(secret)
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! Settings: parsed once at start-up from command-line flags and `WEAVE_*` variables.
+//! Loading has no side effects; `serve` decides what to create.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use clap::{Args, ValueEnum};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Every setting Weave reads. Each flag can also be given as the environment variable shown.
+#[derive(Clone, Args)]
+pub struct Settings {
+    /// Database URL: `sqlite://PATH` or `postgres://USER:PASS@HOST/DB`.
+    /// Default: SQLite at `<data dir>/weave.db`, created on first start.
+    #[arg(long, env = "WEAVE_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Address and port the web server listens on.
+    #[arg(long, env = "WEAVE_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: SocketAddr,
+
+    /// Folder for the SQLite database, the generated session key and other local files.
+    #[arg(long, env = "WEAVE_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Secret that signs session and CSRF cookies (at least 32 characters).
+    /// Default: a random key generated once and kept in `<data dir>/session.key`.
+    #[arg(long, env = "WEAVE_SESSION_SECRET", global = true, hide_env_values = true)]
+    pub session_secret: Option<String>,
+
+    /// How long a browser session lasts, in hours.
+    #[arg(long, env = "WEAVE_SESSION_TTL_HOURS", default_value_t = 12, global = true)]
+    pub session_ttl_hours: i64,
+
+    /// Mark cookies `Secure` (set this when Weave is served over HTTPS).
+    #[arg(long, env = "WEAVE_SECURE_COOKIES", default_value_t = false, global = true)]
+    pub secure_cookies: bool,
+
+    /// Log format: `pretty` for people, `json` for log collectors.
+    #[arg(long, env = "WEAVE_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    pub log_format: LogFormat,
+
+    /// Log filter in `tracing` syntax, e.g. `info` or `weave=debug,sqlx=warn`.
+    #[arg(long, env = "WEAVE_LOG", default_value = "info,sqlx=warn", global = true)]
+    pub log: String,
+
+    /// Largest request body accepted, in bytes; bigger bodies get 413.
+    #[arg(long, env = "WEAVE_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Failed or successful login attempts allowed per account per minute.
+    #[arg(long, env = "WEAVE_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 5, global = true)]
+    pub login_attempts_per_minute: u32,
+
+    /// Largest database connection pool.
+    #[arg(long, env = "WEAVE_DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    pub db_max_connections: u32,
+}
+
+impl Settings {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("weave.db").display()),
+        }
+    }
+
+    /// Settings for tests and tools: defaults with the given database and data folder.
+    pub fn for_database(database_url: &str, data_dir: PathBuf) -> Self {
+        Settings {
+            database_url: Some(database_url.to_owned()),
+            bind: "127.0.0.1:0".parse().expect("valid address"),
+            data_dir,
+            session_secret: Some("test-secret-test-secret-test-secret-0123456789".into()),
+            session_ttl_hours: 12,
+            secure_cookies: false,
+            log_format: LogFormat::Pretty,
+            log: "warn".into(),
+            max_body_bytes: 1024 * 1024,
+            login_attempts_per_minute: 5,
+            db_max_connections: 10,
+        }
+    }
+}
+
+/// Never print secrets: passwords in URLs and the session secret are redacted.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url()))
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("session_secret", &self.session_secret.as_ref().map(|_| "<redacted>"))
+            .field("session_ttl_hours", &self.session_ttl_hours)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("log_format", &self.log_format)
+            .field("log", &self.log)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("login_attempts_per_minute", &self.login_attempts_per_minute)
+            .field("db_max_connections", &self.db_max_connections)
+            .finish()
+    }
+}
+
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:<redacted>{}", &url[..scheme_end], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let mut s = Settings::for_database("postgres://weave:hunter2@localhost/weave", "d".into());
+        s.session_secret = Some("super-secret-value".into());
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("super-secret-value"), "{printed}");
+        assert!(printed.contains("postgres://weave:<redacted>@localhost/weave"));
+    }
+}

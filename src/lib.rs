@@ -1,0 +1,19 @@
+//! Weave: the resource network of a community foundation or hub organisation.
+//! The binary (`main.rs`) and the tests both build the service through this library.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod registry;
+pub mod telemetry;
+pub mod validate;
+pub mod web;
+
+pub use app::{build_router, serve, AppState};
