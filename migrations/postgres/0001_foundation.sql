@@ -9,8 +9,9 @@ CREATE TABLE organisations (
     name_en TEXT,
     district TEXT NOT NULL,
     address TEXT,
-    lat DOUBLE PRECISION,
-    lon DOUBLE PRECISION,
+    -- Geo point in millionths of a degree (about 0.1 m): exact, and no float parameters.
+    lat_e6 BIGINT,
+    lon_e6 BIGINT,
     contact_name TEXT,
     contact_phone TEXT,
     contact_email TEXT,

@@ -9,8 +9,9 @@ CREATE TABLE organisations (
     name_en TEXT,
     district TEXT NOT NULL,
     address TEXT,
-    lat REAL,
-    lon REAL,
+    -- Geo point in millionths of a degree (about 0.1 m): exact, and no float parameters.
+    lat_e6 INTEGER,
+    lon_e6 INTEGER,
     contact_name TEXT,
     contact_phone TEXT,
     contact_email TEXT,

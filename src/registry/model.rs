@@ -85,6 +85,17 @@ pub struct GeoPoint {
     pub lon: f64,
 }
 
+impl GeoPoint {
+    /// Stored as whole millionths of a degree (about 0.1 m on the ground).
+    pub fn micro_degrees(self) -> (i64, i64) {
+        ((self.lat * 1e6).round() as i64, (self.lon * 1e6).round() as i64)
+    }
+
+    pub fn from_micro_degrees(lat: i64, lon: i64) -> Self {
+        GeoPoint { lat: lat as f64 / 1e6, lon: lon as f64 / 1e6 }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
@@ -281,6 +292,14 @@ mod tests {
     fn a_community_like_duowen_is_valid_and_trimmed() {
         let org = ValidOrganisation::parse(community()).unwrap();
         assert_eq!(org.name_zh, "多闻社区");
+    }
+
+    #[test]
+    fn coordinates_survive_storage_exactly() {
+        let p = GeoPoint { lat: 30.5868, lon: 114.2736 };
+        let (lat, lon) = p.micro_degrees();
+        assert_eq!(GeoPoint::from_micro_degrees(lat, lon), p);
+        assert_eq!(GeoPoint::from_micro_degrees(-33_868_800, -151_209_300), GeoPoint { lat: -33.8688, lon: -151.2093 });
     }
 
     #[test]

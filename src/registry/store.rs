@@ -7,15 +7,15 @@ use utoipa::{IntoParams, ToSchema};
 use super::model::{Contact, DonorType, GeoPoint, Headcounts, OrgKind, Organisation, ValidOrganisation};
 use crate::{db, extract::empty_as_none};
 
-const COLUMNS: &str = "id, kind, donor_type, name_zh, name_en, district, address, lat, lon, \
+const COLUMNS: &str = "id, kind, donor_type, name_zh, name_en, district, address, lat_e6, lon_e6, \
     contact_name, contact_phone, contact_email, households, residents, residents_over_60, \
     elders_living_alone, status, archived_reason, archived_at, created_at, updated_at";
 
 fn from_row(r: &AnyRow) -> Result<Organisation, sqlx::Error> {
     let kind: String = r.try_get("kind")?;
     let donor_type: Option<String> = r.try_get("donor_type")?;
-    let lat: Option<f64> = r.try_get("lat")?;
-    let lon: Option<f64> = r.try_get("lon")?;
+    let lat: Option<i64> = r.try_get("lat_e6")?;
+    let lon: Option<i64> = r.try_get("lon_e6")?;
     Ok(Organisation {
         id: r.try_get("id")?,
         kind: OrgKind::parse(&kind).ok_or_else(|| sqlx::Error::Decode("unknown kind".into()))?,
@@ -24,7 +24,7 @@ fn from_row(r: &AnyRow) -> Result<Organisation, sqlx::Error> {
         name_en: r.try_get("name_en")?,
         district: r.try_get("district")?,
         address: r.try_get("address")?,
-        location: lat.zip(lon).map(|(lat, lon)| GeoPoint { lat, lon }),
+        location: lat.zip(lon).map(|(lat, lon)| GeoPoint::from_micro_degrees(lat, lon)),
         contact: Contact {
             name: r.try_get("contact_name")?,
             phone: r.try_get("contact_phone")?,
@@ -47,7 +47,7 @@ fn from_row(r: &AnyRow) -> Result<Organisation, sqlx::Error> {
 pub async fn insert(conn: &mut AnyConnection, org: &ValidOrganisation) -> Result<Organisation, sqlx::Error> {
     let now = db::now();
     let sql = format!(
-        "INSERT INTO organisations (kind, donor_type, name_zh, name_en, district, address, lat, lon, \
+        "INSERT INTO organisations (kind, donor_type, name_zh, name_en, district, address, lat_e6, lon_e6, \
          contact_name, contact_phone, contact_email, households, residents, residents_over_60, \
          elders_living_alone, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
@@ -64,7 +64,7 @@ pub async fn update(
 ) -> Result<Organisation, sqlx::Error> {
     let sql = format!(
         "UPDATE organisations SET kind = $1, donor_type = $2, name_zh = $3, name_en = $4, district = $5, \
-         address = $6, lat = $7, lon = $8, contact_name = $9, contact_phone = $10, contact_email = $11, \
+         address = $6, lat_e6 = $7, lon_e6 = $8, contact_name = $9, contact_phone = $10, contact_email = $11, \
          households = $12, residents = $13, residents_over_60 = $14, elders_living_alone = $15, \
          updated_at = $16 WHERE id = $17 RETURNING {COLUMNS}"
     );
@@ -82,8 +82,8 @@ fn bind_fields<'q>(query: AnyQuery<'q>, org: &ValidOrganisation) -> AnyQuery<'q>
         .bind(org.name_en.clone())
         .bind(org.district.clone())
         .bind(org.address.clone())
-        .bind(org.location.map(|p| p.lat))
-        .bind(org.location.map(|p| p.lon))
+        .bind(org.location.map(|p| p.micro_degrees().0))
+        .bind(org.location.map(|p| p.micro_degrees().1))
         .bind(org.contact.name.clone())
         .bind(org.contact.phone.clone())
         .bind(org.contact.email.clone())

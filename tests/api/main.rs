@@ -1,0 +1,13 @@
+//! Integration tests through HTTP against a real database. Run on SQLite by default and on
+//! PostgreSQL with `WEAVE_TEST_DATABASE_URL=postgres://...` (see `.ci/run`).
+
+mod auth;
+mod browser;
+mod cli;
+mod common;
+mod errors;
+mod health;
+mod openapi;
+mod pages;
+mod permissions;
+mod registry;

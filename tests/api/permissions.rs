@@ -1,0 +1,169 @@
+//! The matrix of roles × endpoints: every refusal (401 for the anonymous public, 403 for a
+//! role or ownership that does not allow it) and every allowance.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use weave::auth::Role;
+
+use crate::common::{community_json, TestApp, TestUser};
+
+/// Who may call an endpoint in a case.
+fn allowed(roles: &[Role]) -> Vec<Option<Role>> {
+    roles.iter().copied().map(Some).collect()
+}
+
+struct Case {
+    name: &'static str,
+    method: Method,
+    /// Path for the n-th actor (so writes that can succeed only once get their own record).
+    path: Box<dyn Fn(usize) -> String>,
+    body: Option<Box<dyn Fn(usize) -> Value>>,
+    allowed: Vec<Option<Role>>,
+    success: u16,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_meets_every_endpoint() {
+    let app = TestApp::new().await;
+    let mut users: Vec<(Option<Role>, Option<TestUser>)> = vec![(None, None)];
+    for role in Role::ALL {
+        users.push((Some(role), Some(app.user(role).await)));
+    }
+    let secretary_community = users[3].1.as_ref().unwrap().orgs[0];
+    let donor_org = users[4].1.as_ref().unwrap().orgs[0];
+    let supplier_org = users[5].1.as_ref().unwrap().orgs[0];
+    let other_community = app.seed_org("community", "别的社区").await;
+    let mut archivable = Vec::new();
+    for i in 0..users.len() {
+        archivable.push(app.seed_org("partner", &format!("伙伴机构 {i}")).await);
+    }
+    let all_roles = Role::ALL.to_vec();
+    use Role::*;
+
+    let cases = vec![
+        Case {
+            name: "list organisations",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/organisations".into()),
+            body: None,
+            allowed: allowed(&all_roles),
+            success: 200,
+        },
+        Case {
+            name: "read an organisation",
+            method: Method::GET,
+            path: Box::new(move |_| format!("/api/v1/organisations/{other_community}")),
+            body: None,
+            allowed: allowed(&all_roles),
+            success: 200,
+        },
+        Case {
+            name: "register an organisation",
+            method: Method::POST,
+            path: Box::new(|_| "/api/v1/organisations".into()),
+            body: Some(Box::new(|i| community_json(&format!("新社区 {i}")))),
+            allowed: allowed(&[Admin, HubCoordinator]),
+            success: 201,
+        },
+        Case {
+            name: "update the secretary's own community",
+            method: Method::PUT,
+            path: Box::new(move |_| format!("/api/v1/organisations/{secretary_community}")),
+            body: Some(Box::new(|i| community_json(&format!("多闻社区 v{i}")))),
+            allowed: allowed(&[Admin, HubCoordinator, CommunitySecretary]),
+            success: 200,
+        },
+        Case {
+            name: "update a community the secretary does not serve",
+            method: Method::PUT,
+            path: Box::new(move |_| format!("/api/v1/organisations/{other_community}")),
+            body: Some(Box::new(|i| community_json(&format!("别的社区 v{i}")))),
+            allowed: allowed(&[Admin, HubCoordinator]),
+            success: 200,
+        },
+        Case {
+            name: "update the donor's own record",
+            method: Method::PUT,
+            path: Box::new(move |_| format!("/api/v1/organisations/{donor_org}")),
+            body: Some(Box::new(|i| json!({"kind": "donor", "donor_type": "institution", "name_zh": format!("捐赠机构 v{i}"), "district": "江汉区"}))),
+            allowed: allowed(&[Admin, HubCoordinator, Donor]),
+            success: 200,
+        },
+        Case {
+            name: "update the supplier's own record",
+            method: Method::PUT,
+            path: Box::new(move |_| format!("/api/v1/organisations/{supplier_org}")),
+            body: Some(Box::new(|i| json!({"kind": "supplier", "name_zh": format!("供应商 v{i}"), "district": "汉阳区"}))),
+            allowed: allowed(&[Admin, HubCoordinator, Supplier]),
+            success: 200,
+        },
+        Case {
+            name: "archive an organisation",
+            method: Method::POST,
+            path: Box::new(move |i| format!("/api/v1/organisations/{}/archive", archivable[i])),
+            body: Some(Box::new(|_| json!({"reason": "merged into another partner"}))),
+            allowed: allowed(&[Admin, HubCoordinator]),
+            success: 200,
+        },
+        Case {
+            name: "read the audit trail",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/audit".into()),
+            body: None,
+            allowed: allowed(&[Admin]),
+            success: 200,
+        },
+        Case {
+            name: "read one record's audit trail",
+            method: Method::GET,
+            path: Box::new(move |_| format!("/api/v1/organisations/{other_community}/audit")),
+            body: None,
+            allowed: allowed(&[Admin]),
+            success: 200,
+        },
+        Case {
+            name: "list own tokens",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/auth/tokens".into()),
+            body: None,
+            allowed: allowed(&all_roles),
+            success: 200,
+        },
+        Case {
+            name: "who am I",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/auth/me".into()),
+            body: None,
+            allowed: allowed(&all_roles),
+            success: 200,
+        },
+    ];
+
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in &cases {
+        for (i, (role, user)) in users.iter().enumerate() {
+            let mut request = app.client.request(case.method.clone(), app.url(&(case.path)(i)));
+            if let Some(user) = user {
+                request = request.bearer_auth(&user.token);
+            }
+            if let Some(body) = &case.body {
+                request = request.json(&body(i));
+            }
+            let status = request.send().await.unwrap().status().as_u16();
+            let expected = if case.allowed.contains(role) {
+                case.success
+            } else if role.is_none() {
+                401
+            } else {
+                403
+            };
+            checked += 1;
+            if status != expected {
+                failures.push(format!("{} as {:?}: expected {expected}, got {status}", case.name, role));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "permission matrix broken:\n{}", failures.join("\n"));
+    assert_eq!(checked, cases.len() * 7);
+}
