@@ -41,7 +41,8 @@ impl FromRef<AppState> for Key {
 
 impl AppState {
     pub fn new(db: Db, settings: Settings, session_secret: &str) -> anyhow::Result<Self> {
-        let per_minute = NonZeroU32::new(settings.login_attempts_per_minute.max(1)).expect("non-zero");
+        let per_minute =
+            NonZeroU32::new(settings.login_attempts_per_minute.max(1)).expect("non-zero");
         Ok(AppState {
             db,
             cookie_key: Key::from(&Sha512::digest(session_secret.as_bytes())),
@@ -114,7 +115,10 @@ pub fn build_router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
-        .layer(middleware::from_fn_with_state(state.clone(), web::render_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::render_errors,
+        ))
         .layer(middleware::from_fn(scope_request_id))
         .layer(
             TraceLayer::new_for_http()
@@ -193,7 +197,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = build_router(state);
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

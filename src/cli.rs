@@ -72,7 +72,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     db.migrate().await?;
     match cli.command {
         Command::Migrate => {
-            println!("migrations applied to {}", crate::config::redact_url(&settings.database_url()));
+            println!(
+                "migrations applied to {}",
+                crate::config::redact_url(&settings.database_url())
+            );
             Ok(())
         }
         Command::Demo => {
@@ -80,7 +83,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{report}");
             Ok(())
         }
-        Command::User { command: UserCommand::Add { email, role, password, name, orgs } } => {
+        Command::User {
+            command:
+                UserCommand::Add {
+                    email,
+                    role,
+                    password,
+                    name,
+                    orgs,
+                },
+        } => {
             let role = Role::parse(&role).with_context(|| {
                 format!("unknown role {role:?}; use one of admin, hub_coordinator, community_secretary, donor, supplier, foundation_staff")
             })?;
@@ -131,9 +143,17 @@ pub async fn add_user(
     .await
     .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     let after = serde_json::json!({ "email": email, "role": role.as_str(), "organisations": orgs });
-    crate::audit::record(tx.conn(), crate::audit::Actor::System("cli"), "create", "user", id, None::<&()>, Some(&after))
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    crate::audit::record(
+        tx.conn(),
+        crate::audit::Actor::System("cli"),
+        "create",
+        "user",
+        id,
+        None::<&()>,
+        Some(&after),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     tx.commit().await?;
     Ok(id)
 }

@@ -20,7 +20,12 @@ pub struct Settings {
     pub database_url: Option<String>,
 
     /// Address and port the web server listens on.
-    #[arg(long, env = "WEAVE_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "WEAVE_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: SocketAddr,
 
     /// Folder for the SQLite database, the generated session key and other local files.
@@ -29,23 +34,49 @@ pub struct Settings {
 
     /// Secret that signs session and CSRF cookies (at least 32 characters).
     /// Default: a random key generated once and kept in `<data dir>/session.key`.
-    #[arg(long, env = "WEAVE_SESSION_SECRET", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "WEAVE_SESSION_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
     pub session_secret: Option<String>,
 
     /// How long a browser session lasts, in hours.
-    #[arg(long, env = "WEAVE_SESSION_TTL_HOURS", default_value_t = 12, global = true)]
+    #[arg(
+        long,
+        env = "WEAVE_SESSION_TTL_HOURS",
+        default_value_t = 12,
+        global = true
+    )]
     pub session_ttl_hours: i64,
 
     /// Mark cookies `Secure` (set this when Weave is served over HTTPS).
-    #[arg(long, env = "WEAVE_SECURE_COOKIES", default_value_t = false, global = true)]
+    #[arg(
+        long,
+        env = "WEAVE_SECURE_COOKIES",
+        default_value_t = false,
+        global = true
+    )]
     pub secure_cookies: bool,
 
     /// Log format: `pretty` for people, `json` for log collectors.
-    #[arg(long, env = "WEAVE_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    #[arg(
+        long,
+        env = "WEAVE_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
     pub log_format: LogFormat,
 
     /// Log filter in `tracing` syntax, e.g. `info` or `weave=debug,sqlx=warn`.
-    #[arg(long, env = "WEAVE_LOG", default_value = "info,sqlx=warn", global = true)]
+    #[arg(
+        long,
+        env = "WEAVE_LOG",
+        default_value = "info,sqlx=warn",
+        global = true
+    )]
     pub log: String,
 
     /// Largest request body accepted, in bytes; bigger bodies get 413.
@@ -53,11 +84,21 @@ pub struct Settings {
     pub max_body_bytes: usize,
 
     /// Failed or successful login attempts allowed per account per minute.
-    #[arg(long, env = "WEAVE_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "WEAVE_LOGIN_ATTEMPTS_PER_MINUTE",
+        default_value_t = 5,
+        global = true
+    )]
     pub login_attempts_per_minute: u32,
 
     /// Largest database connection pool.
-    #[arg(long, env = "WEAVE_DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "WEAVE_DB_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
     pub db_max_connections: u32,
 }
 
@@ -94,7 +135,10 @@ impl fmt::Debug for Settings {
             .field("database_url", &redact_url(&self.database_url()))
             .field("bind", &self.bind)
             .field("data_dir", &self.data_dir)
-            .field("session_secret", &self.session_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "session_secret",
+                &self.session_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("session_ttl_hours", &self.session_ttl_hours)
             .field("secure_cookies", &self.secure_cookies)
             .field("log_format", &self.log_format)

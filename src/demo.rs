@@ -9,7 +9,9 @@ use crate::{
     auth::{password, store as accounts, Role},
     db::Db,
     registry::{
-        model::{Contact, DonorType, GeoPoint, Headcounts, OrgKind, OrganisationInput, ValidOrganisation},
+        model::{
+            Contact, DonorType, GeoPoint, Headcounts, OrgKind, OrganisationInput, ValidOrganisation,
+        },
         store,
     },
 };
@@ -27,18 +29,138 @@ struct Community {
 }
 
 const COMMUNITIES: &[Community] = &[
-    Community { name_zh: "多闻社区", name_en: "Duowen", district: "江汉区", lat: 30.5868, lon: 114.2736, households: 1900, residents: 4700, over_60: 1200, alone: 220 },
-    Community { name_zh: "民意社区", name_en: "Minyi", district: "江汉区", lat: 30.5845, lon: 114.2761, households: 2150, residents: 5300, over_60: 1350, alone: 240 },
-    Community { name_zh: "友谊社区", name_en: "Youyi", district: "江汉区", lat: 30.5899, lon: 114.2702, households: 1720, residents: 4100, over_60: 980, alone: 176 },
-    Community { name_zh: "前进社区", name_en: "Qianjin", district: "江汉区", lat: 30.5821, lon: 114.2793, households: 1580, residents: 3900, over_60: 1040, alone: 198 },
-    Community { name_zh: "崇安社区", name_en: "Chong'an", district: "江汉区", lat: 30.5877, lon: 114.2689, households: 1260, residents: 3100, over_60: 860, alone: 154 },
-    Community { name_zh: "花桥社区", name_en: "Huaqiao", district: "江岸区", lat: 30.6203, lon: 114.2901, households: 2400, residents: 6100, over_60: 1490, alone: 262 },
-    Community { name_zh: "百步亭社区", name_en: "Baibuting", district: "江岸区", lat: 30.6435, lon: 114.2987, households: 2980, residents: 7400, over_60: 1710, alone: 301 },
-    Community { name_zh: "大智社区", name_en: "Dazhi", district: "江岸区", lat: 30.5981, lon: 114.2889, households: 1340, residents: 3300, over_60: 910, alone: 170 },
-    Community { name_zh: "首义社区", name_en: "Shouyi", district: "武昌区", lat: 30.5429, lon: 114.3022, households: 1850, residents: 4500, over_60: 1180, alone: 214 },
-    Community { name_zh: "粮道街社区", name_en: "Liangdaojie", district: "武昌区", lat: 30.5466, lon: 114.3078, households: 1630, residents: 4000, over_60: 1090, alone: 205 },
-    Community { name_zh: "水果湖社区", name_en: "Shuiguohu", district: "武昌区", lat: 30.5508, lon: 114.3441, households: 2210, residents: 5200, over_60: 1260, alone: 231 },
-    Community { name_zh: "汉正街社区", name_en: "Hanzhengjie", district: "硚口区", lat: 30.5742, lon: 114.2697, households: 1470, residents: 3600, over_60: 940, alone: 183 },
+    Community {
+        name_zh: "多闻社区",
+        name_en: "Duowen",
+        district: "江汉区",
+        lat: 30.5868,
+        lon: 114.2736,
+        households: 1900,
+        residents: 4700,
+        over_60: 1200,
+        alone: 220,
+    },
+    Community {
+        name_zh: "民意社区",
+        name_en: "Minyi",
+        district: "江汉区",
+        lat: 30.5845,
+        lon: 114.2761,
+        households: 2150,
+        residents: 5300,
+        over_60: 1350,
+        alone: 240,
+    },
+    Community {
+        name_zh: "友谊社区",
+        name_en: "Youyi",
+        district: "江汉区",
+        lat: 30.5899,
+        lon: 114.2702,
+        households: 1720,
+        residents: 4100,
+        over_60: 980,
+        alone: 176,
+    },
+    Community {
+        name_zh: "前进社区",
+        name_en: "Qianjin",
+        district: "江汉区",
+        lat: 30.5821,
+        lon: 114.2793,
+        households: 1580,
+        residents: 3900,
+        over_60: 1040,
+        alone: 198,
+    },
+    Community {
+        name_zh: "崇安社区",
+        name_en: "Chong'an",
+        district: "江汉区",
+        lat: 30.5877,
+        lon: 114.2689,
+        households: 1260,
+        residents: 3100,
+        over_60: 860,
+        alone: 154,
+    },
+    Community {
+        name_zh: "花桥社区",
+        name_en: "Huaqiao",
+        district: "江岸区",
+        lat: 30.6203,
+        lon: 114.2901,
+        households: 2400,
+        residents: 6100,
+        over_60: 1490,
+        alone: 262,
+    },
+    Community {
+        name_zh: "百步亭社区",
+        name_en: "Baibuting",
+        district: "江岸区",
+        lat: 30.6435,
+        lon: 114.2987,
+        households: 2980,
+        residents: 7400,
+        over_60: 1710,
+        alone: 301,
+    },
+    Community {
+        name_zh: "大智社区",
+        name_en: "Dazhi",
+        district: "江岸区",
+        lat: 30.5981,
+        lon: 114.2889,
+        households: 1340,
+        residents: 3300,
+        over_60: 910,
+        alone: 170,
+    },
+    Community {
+        name_zh: "首义社区",
+        name_en: "Shouyi",
+        district: "武昌区",
+        lat: 30.5429,
+        lon: 114.3022,
+        households: 1850,
+        residents: 4500,
+        over_60: 1180,
+        alone: 214,
+    },
+    Community {
+        name_zh: "粮道街社区",
+        name_en: "Liangdaojie",
+        district: "武昌区",
+        lat: 30.5466,
+        lon: 114.3078,
+        households: 1630,
+        residents: 4000,
+        over_60: 1090,
+        alone: 205,
+    },
+    Community {
+        name_zh: "水果湖社区",
+        name_en: "Shuiguohu",
+        district: "武昌区",
+        lat: 30.5508,
+        lon: 114.3441,
+        households: 2210,
+        residents: 5200,
+        over_60: 1260,
+        alone: 231,
+    },
+    Community {
+        name_zh: "汉正街社区",
+        name_en: "Hanzhengjie",
+        district: "硚口区",
+        lat: 30.5742,
+        lon: 114.2697,
+        households: 1470,
+        residents: 3600,
+        over_60: 940,
+        alone: 183,
+    },
 ];
 
 struct Other {
@@ -51,28 +173,142 @@ struct Other {
 }
 
 const OTHERS: &[Other] = &[
-    Other { kind: OrgKind::Hub, donor_type: None, name_zh: "江汉区社区支持枢纽", name_en: "Jianghan Community Support Hub", district: "江汉区", contact: "027-85550100" },
-    Other { kind: OrgKind::Foundation, donor_type: None, name_zh: "江城社区公益基金会", name_en: "Jiangcheng Community Foundation", district: "江汉区", contact: "027-85550200" },
-    Other { kind: OrgKind::Partner, donor_type: None, name_zh: "美好社会工作服务中心", name_en: "Meihao Social Work Centre", district: "江汉区", contact: "027-85550300" },
-    Other { kind: OrgKind::Partner, donor_type: None, name_zh: "博闻之家居家养老服务中心", name_en: "Bowen Home Care Centre", district: "江汉区", contact: "027-85550301" },
-    Other { kind: OrgKind::Partner, donor_type: None, name_zh: "江岸区志愿者协会", name_en: "Jiang'an Volunteers Association", district: "江岸区", contact: "027-85550302" },
-    Other { kind: OrgKind::Supplier, donor_type: None, name_zh: "汉阳防护用品有限公司", name_en: "Hanyang Protective Supplies Co.", district: "汉阳区", contact: "027-85550400" },
-    Other { kind: OrgKind::Supplier, donor_type: None, name_zh: "白沙洲农副产品市场", name_en: "Baishazhou Produce Market", district: "洪山区", contact: "027-85550401" },
-    Other { kind: OrgKind::Supplier, donor_type: None, name_zh: "楚味团餐配送中心", name_en: "Chuwei Meal Catering", district: "江汉区", contact: "027-85550402" },
-    Other { kind: OrgKind::Donor, donor_type: Some(DonorType::Institution), name_zh: "长江医药集团", name_en: "Changjiang Pharma Group", district: "江岸区", contact: "027-85550500" },
-    Other { kind: OrgKind::Donor, donor_type: Some(DonorType::Institution), name_zh: "汉口商会", name_en: "Hankou Chamber of Commerce", district: "江汉区", contact: "027-85550501" },
-    Other { kind: OrgKind::Donor, donor_type: Some(DonorType::Individual), name_zh: "王女士", name_en: "Ms Wang", district: "江汉区", contact: "13800000001" },
-    Other { kind: OrgKind::Donor, donor_type: Some(DonorType::Individual), name_zh: "李先生", name_en: "Mr Li", district: "武昌区", contact: "13800000002" },
+    Other {
+        kind: OrgKind::Hub,
+        donor_type: None,
+        name_zh: "江汉区社区支持枢纽",
+        name_en: "Jianghan Community Support Hub",
+        district: "江汉区",
+        contact: "027-85550100",
+    },
+    Other {
+        kind: OrgKind::Foundation,
+        donor_type: None,
+        name_zh: "江城社区公益基金会",
+        name_en: "Jiangcheng Community Foundation",
+        district: "江汉区",
+        contact: "027-85550200",
+    },
+    Other {
+        kind: OrgKind::Partner,
+        donor_type: None,
+        name_zh: "美好社会工作服务中心",
+        name_en: "Meihao Social Work Centre",
+        district: "江汉区",
+        contact: "027-85550300",
+    },
+    Other {
+        kind: OrgKind::Partner,
+        donor_type: None,
+        name_zh: "博闻之家居家养老服务中心",
+        name_en: "Bowen Home Care Centre",
+        district: "江汉区",
+        contact: "027-85550301",
+    },
+    Other {
+        kind: OrgKind::Partner,
+        donor_type: None,
+        name_zh: "江岸区志愿者协会",
+        name_en: "Jiang'an Volunteers Association",
+        district: "江岸区",
+        contact: "027-85550302",
+    },
+    Other {
+        kind: OrgKind::Supplier,
+        donor_type: None,
+        name_zh: "汉阳防护用品有限公司",
+        name_en: "Hanyang Protective Supplies Co.",
+        district: "汉阳区",
+        contact: "027-85550400",
+    },
+    Other {
+        kind: OrgKind::Supplier,
+        donor_type: None,
+        name_zh: "白沙洲农副产品市场",
+        name_en: "Baishazhou Produce Market",
+        district: "洪山区",
+        contact: "027-85550401",
+    },
+    Other {
+        kind: OrgKind::Supplier,
+        donor_type: None,
+        name_zh: "楚味团餐配送中心",
+        name_en: "Chuwei Meal Catering",
+        district: "江汉区",
+        contact: "027-85550402",
+    },
+    Other {
+        kind: OrgKind::Donor,
+        donor_type: Some(DonorType::Institution),
+        name_zh: "长江医药集团",
+        name_en: "Changjiang Pharma Group",
+        district: "江岸区",
+        contact: "027-85550500",
+    },
+    Other {
+        kind: OrgKind::Donor,
+        donor_type: Some(DonorType::Institution),
+        name_zh: "汉口商会",
+        name_en: "Hankou Chamber of Commerce",
+        district: "江汉区",
+        contact: "027-85550501",
+    },
+    Other {
+        kind: OrgKind::Donor,
+        donor_type: Some(DonorType::Individual),
+        name_zh: "王女士",
+        name_en: "Ms Wang",
+        district: "江汉区",
+        contact: "13800000001",
+    },
+    Other {
+        kind: OrgKind::Donor,
+        donor_type: Some(DonorType::Individual),
+        name_zh: "李先生",
+        name_en: "Mr Li",
+        district: "武昌区",
+        contact: "13800000002",
+    },
 ];
 
 /// The demo accounts: email, password, role, display name.
 pub const ACCOUNTS: &[(&str, &str, Role, &str)] = &[
-    ("admin@weave.demo", "weave-admin-2020", Role::Admin, "系统管理员"),
-    ("hub@weave.demo", "weave-hub-2020", Role::HubCoordinator, "枢纽协调员 张敏"),
-    ("secretary@weave.demo", "weave-secretary-2020", Role::CommunitySecretary, "多闻社区书记 刘芳"),
-    ("donor@weave.demo", "weave-donor-2020", Role::Donor, "汉口商会 捐赠联络人"),
-    ("supplier@weave.demo", "weave-supplier-2020", Role::Supplier, "汉阳防护用品 销售"),
-    ("foundation@weave.demo", "weave-foundation-2020", Role::FoundationStaff, "基金会项目官员 陈静"),
+    (
+        "admin@weave.demo",
+        "weave-admin-2020",
+        Role::Admin,
+        "系统管理员",
+    ),
+    (
+        "hub@weave.demo",
+        "weave-hub-2020",
+        Role::HubCoordinator,
+        "枢纽协调员 张敏",
+    ),
+    (
+        "secretary@weave.demo",
+        "weave-secretary-2020",
+        Role::CommunitySecretary,
+        "多闻社区书记 刘芳",
+    ),
+    (
+        "donor@weave.demo",
+        "weave-donor-2020",
+        Role::Donor,
+        "汉口商会 捐赠联络人",
+    ),
+    (
+        "supplier@weave.demo",
+        "weave-supplier-2020",
+        Role::Supplier,
+        "汉阳防护用品 销售",
+    ),
+    (
+        "foundation@weave.demo",
+        "weave-foundation-2020",
+        Role::FoundationStaff,
+        "基金会项目官员 陈静",
+    ),
 ];
 
 pub async fn is_loaded(db: &Db) -> anyhow::Result<bool> {
@@ -110,8 +346,15 @@ pub async fn load(db: &Db) -> anyhow::Result<String> {
             name_en: Some(format!("{} Community", c.name_en)),
             district: c.district.into(),
             address: Some(format!("武汉市{}{}", c.district, c.name_zh)),
-            location: Some(GeoPoint { lat: c.lat, lon: c.lon }),
-            contact: Contact { name: Some("社区办公室".into()), phone: None, email: None },
+            location: Some(GeoPoint {
+                lat: c.lat,
+                lon: c.lon,
+            }),
+            contact: Contact {
+                name: Some("社区办公室".into()),
+                phone: None,
+                email: None,
+            },
             headcounts: Headcounts {
                 households: Some(c.households),
                 residents: Some(c.residents),
@@ -131,12 +374,21 @@ pub async fn load(db: &Db) -> anyhow::Result<String> {
             district: o.district.into(),
             address: None,
             location: None,
-            contact: Contact { name: None, phone: Some(o.contact.into()), email: None },
+            contact: Contact {
+                name: None,
+                phone: Some(o.contact.into()),
+                email: None,
+            },
             headcounts: Headcounts::default(),
         };
         other_ids.push((o.kind, o.name_zh, insert(&mut tx, input).await?));
     }
-    let find = |name: &str| other_ids.iter().find(|(_, n, _)| *n == name).map(|(_, _, id)| *id);
+    let find = |name: &str| {
+        other_ids
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(_, _, id)| *id)
+    };
     for ((email, _, role, name), hash) in ACCOUNTS.iter().zip(&hashes) {
         let orgs: Vec<i64> = match role {
             Role::CommunitySecretary => community_ids[..2].to_vec(),
@@ -144,12 +396,29 @@ pub async fn load(db: &Db) -> anyhow::Result<String> {
             Role::Supplier => find("汉阳防护用品有限公司").into_iter().collect(),
             _ => Vec::new(),
         };
-        let new = accounts::NewUser { email, display_name: name, role: *role, password_hash: hash, organisation_ids: &orgs };
-        let id = accounts::create_user(tx.conn(), new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let after = serde_json::json!({ "email": email, "role": role.as_str(), "organisations": orgs });
-        audit::record(tx.conn(), Actor::System("demo"), "create", "user", id, None::<&()>, Some(&after))
+        let new = accounts::NewUser {
+            email,
+            display_name: name,
+            role: *role,
+            password_hash: hash,
+            organisation_ids: &orgs,
+        };
+        let id = accounts::create_user(tx.conn(), new)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let after =
+            serde_json::json!({ "email": email, "role": role.as_str(), "organisations": orgs });
+        audit::record(
+            tx.conn(),
+            Actor::System("demo"),
+            "create",
+            "user",
+            id,
+            None::<&()>,
+            Some(&after),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     tx.commit().await?;
     Ok(format!(
@@ -162,10 +431,19 @@ pub async fn load(db: &Db) -> anyhow::Result<String> {
 }
 
 async fn insert(tx: &mut crate::db::Tx, input: OrganisationInput) -> anyhow::Result<i64> {
-    let org = ValidOrganisation::parse(input).map_err(|e| anyhow::anyhow!("demo record invalid: {e:?}"))?;
+    let org = ValidOrganisation::parse(input)
+        .map_err(|e| anyhow::anyhow!("demo record invalid: {e:?}"))?;
     let created = store::insert(tx.conn(), &org).await?;
-    audit::record(tx.conn(), Actor::System("demo"), "create", "organisation", created.id, None::<&()>, Some(&created))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    audit::record(
+        tx.conn(),
+        Actor::System("demo"),
+        "create",
+        "organisation",
+        created.id,
+        None::<&()>,
+        Some(&created),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(created.id)
 }

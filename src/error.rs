@@ -29,7 +29,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), code, message: message.into() }
+        FieldError {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -176,7 +180,8 @@ pub fn on_constraint<'a>(
     move |error| {
         let is_it = match &error {
             sqlx::Error::Database(db) => {
-                db.constraint() == Some(constraint) || db.message().contains(constraint_columns(constraint))
+                db.constraint() == Some(constraint)
+                    || db.message().contains(constraint_columns(constraint))
             }
             _ => false,
         };

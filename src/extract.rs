@@ -51,8 +51,7 @@ where
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
-        let deserializer =
-            serde_urlencoded::Deserializer::new(form_urlencoded::parse(&bytes));
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&bytes));
         serde_path_to_error::deserialize(deserializer)
             .map(FormBody)
             .map_err(|e| {
@@ -115,12 +114,19 @@ fn strip_position(message: &str) -> String {
 }
 
 fn content_type(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
     content_type(headers).is_some_and(|ct| {
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
     })
 }
@@ -129,7 +135,10 @@ fn body_error(rejection: BytesRejection) -> AppError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         AppError::PayloadTooLarge
     } else {
-        AppError::BadRequest { code: "unreadable_body", detail: rejection.body_text() }
+        AppError::BadRequest {
+            code: "unreadable_body",
+            detail: rejection.body_text(),
+        }
     }
 }
 
@@ -148,14 +157,17 @@ where
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|e| {
-            AppError::Validation(vec![FieldError::new(
-                field_path(e.path()),
-                "invalid",
-                strip_position(&e.inner().to_string()),
-            )])
-        })
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|e| {
+                AppError::Validation(vec![FieldError::new(
+                    field_path(e.path()),
+                    "invalid",
+                    strip_position(&e.inner().to_string()),
+                )])
+            })
     }
 }
 

@@ -23,24 +23,47 @@ impl Fields {
         if value.is_empty() {
             self.push(field, "required", "must not be empty");
         } else if value.chars().count() > max {
-            self.push(field, "too_long", format!("must be at most {max} characters"));
+            self.push(
+                field,
+                "too_long",
+                format!("must be at most {max} characters"),
+            );
         }
         value.to_owned()
     }
 
     /// Trimmed; empty means absent.
-    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+    pub fn optional_text(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+    ) -> Option<String> {
         let value = value.map(str::trim).filter(|v| !v.is_empty())?;
         if value.chars().count() > max {
-            self.push(field, "too_long", format!("must be at most {max} characters"));
+            self.push(
+                field,
+                "too_long",
+                format!("must be at most {max} characters"),
+            );
         }
         Some(value.to_owned())
     }
 
-    pub fn range_i64(&mut self, field: &str, value: Option<i64>, min: i64, max: i64) -> Option<i64> {
+    pub fn range_i64(
+        &mut self,
+        field: &str,
+        value: Option<i64>,
+        min: i64,
+        max: i64,
+    ) -> Option<i64> {
         if let Some(v) = value {
             if v < min || v > max {
-                self.push(field, "out_of_range", format!("must be between {min} and {max}"));
+                self.push(
+                    field,
+                    "out_of_range",
+                    format!("must be between {min} and {max}"),
+                );
             }
         }
         value
@@ -48,7 +71,11 @@ impl Fields {
 
     pub fn range_f64(&mut self, field: &str, value: f64, min: f64, max: f64) -> f64 {
         if !(min..=max).contains(&value) {
-            self.push(field, "out_of_range", format!("must be between {min} and {max}"));
+            self.push(
+                field,
+                "out_of_range",
+                format!("must be between {min} and {max}"),
+            );
         }
         value
     }
@@ -81,7 +108,11 @@ mod tests {
                 let names: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
                 assert_eq!(
                     names,
-                    [("name", "required"), ("district", "too_long"), ("households", "out_of_range")]
+                    [
+                        ("name", "required"),
+                        ("district", "too_long"),
+                        ("households", "out_of_range")
+                    ]
                 );
             }
             other => panic!("expected validation error, got {other:?}"),

@@ -1,12 +1,7 @@
 //! The audit trail: every write records who did what to which record, before and after, and
 //! when, in the same transaction as the write. Admins read it per record or across the hub.
 
-use axum::{
-    extract::State,
-    response::Html,
-    routing::get,
-    Json, Router,
-};
+use axum::{extract::State, response::Html, routing::get, Json, Router};
 use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -109,7 +104,8 @@ pub async fn list(pool: &AnyPool, filter: &AuditFilter) -> Result<Vec<AuditEvent
         .into_iter()
         .map(|r| {
             let parse = |col: &str| {
-                r.get::<Option<String>, _>(col).and_then(|s| serde_json::from_str(&s).ok())
+                r.get::<Option<String>, _>(col)
+                    .and_then(|s| serde_json::from_str(&s).ok())
             };
             AuditEvent {
                 id: r.get("id"),

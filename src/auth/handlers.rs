@@ -54,7 +54,9 @@ async fn create_token(
     let mut fields = Fields::new();
     let email = fields.required_text("email", &req.email, 254);
     fields.required_text("password", &req.password, 1024);
-    let name = fields.optional_text("name", req.name.as_deref(), 100).unwrap_or_else(|| "api".into());
+    let name = fields
+        .optional_text("name", req.name.as_deref(), 100)
+        .unwrap_or_else(|| "api".into());
     fields.finish()?;
     check_login_rate(&state, &email)?;
     let user_id = verify_credentials(&state, &email, &req.password).await?;
@@ -64,19 +66,37 @@ async fn create_token(
 }
 
 /// Creates a token for the account, audited, in one transaction.
-pub async fn issue_token(state: &AppState, user_id: i64, name: &str) -> Result<(i64, String), AppError> {
+pub async fn issue_token(
+    state: &AppState,
+    user_id: i64,
+    name: &str,
+) -> Result<(i64, String), AppError> {
     let mut tx = state.db.begin().await?;
     let (id, token) = store::create_token(tx.conn(), user_id, name).await?;
-    let principal = store::principal(tx.conn(), user_id, None).await?.ok_or(AppError::Unauthenticated)?;
+    let principal = store::principal(tx.conn(), user_id, None)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     let after = serde_json::json!({ "name": name, "user_id": user_id });
-    audit::record(tx.conn(), Actor::User(&principal), "create", "api_token", id, None::<&()>, Some(&after))
-        .await?;
+    audit::record(
+        tx.conn(),
+        Actor::User(&principal),
+        "create",
+        "api_token",
+        id,
+        None::<&()>,
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok((id, token))
 }
 
 /// The account id for a correct email and password; 401 otherwise, without saying which was wrong.
-pub async fn verify_credentials(state: &AppState, email: &str, password: &str) -> Result<i64, AppError> {
+pub async fn verify_credentials(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<i64, AppError> {
     let creds = store::credentials_by_email(state.db.pool(), email).await?;
     let (id, hash) = match creds {
         Some(c) => (Some(c.id), Some(c.password_hash)),
@@ -97,7 +117,9 @@ async fn list_tokens(
     Auth(actor): Auth,
 ) -> Result<Json<Vec<store::TokenInfo>>, AppError> {
     let principal = authorize(actor.as_ref(), Permission::OwnAccount)?;
-    Ok(Json(store::list_tokens(state.db.pool(), principal.user_id).await?))
+    Ok(Json(
+        store::list_tokens(state.db.pool(), principal.user_id).await?,
+    ))
 }
 
 /// Revokes one of the signed-in account's tokens.
@@ -114,14 +136,26 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn revoke(state: &AppState, principal: &Principal, token_id: i64) -> Result<(), AppError> {
+pub async fn revoke(
+    state: &AppState,
+    principal: &Principal,
+    token_id: i64,
+) -> Result<(), AppError> {
     let mut tx = state.db.begin().await?;
     if !store::revoke_token(tx.conn(), principal.user_id, token_id).await? {
         return Err(AppError::NotFound);
     }
     let after = serde_json::json!({ "revoked": true });
-    audit::record(tx.conn(), Actor::User(principal), "revoke", "api_token", token_id, None::<&()>, Some(&after))
-        .await?;
+    audit::record(
+        tx.conn(),
+        Actor::User(principal),
+        "revoke",
+        "api_token",
+        token_id,
+        None::<&()>,
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -130,5 +164,7 @@ pub async fn revoke(state: &AppState, principal: &Principal, token_id: i64) -> R
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Principal), (status = 401, body = Problem)))]
 async fn me(Auth(actor): Auth) -> Result<Json<Principal>, AppError> {
-    Ok(Json(authorize(actor.as_ref(), Permission::OwnAccount)?.clone()))
+    Ok(Json(
+        authorize(actor.as_ref(), Permission::OwnAccount)?.clone(),
+    ))
 }

@@ -36,7 +36,9 @@ impl FromRequestParts<AppState> for Auth {
                 .ok()
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or(AppError::Unauthenticated)?;
-            return principal_for_token(state, token.trim()).await.map(|p| Auth(Some(p)));
+            return principal_for_token(state, token.trim())
+                .await
+                .map(|p| Auth(Some(p)));
         }
         let jar = match SignedCookieJar::<Key>::from_request_parts(parts, state).await {
             Ok(jar) => jar,
@@ -45,24 +47,30 @@ impl FromRequestParts<AppState> for Auth {
         let Some(cookie) = jar.get(SESSION_COOKIE) else {
             return Ok(Auth(None));
         };
-        let Some((user_id, csrf)) = store::session_user(state.db.pool(), cookie.value()).await? else {
+        let Some((user_id, csrf)) = store::session_user(state.db.pool(), cookie.value()).await?
+        else {
             return Ok(Auth(None));
         };
         let mut conn = state.db.pool().acquire().await?;
-        Ok(Auth(store::principal(&mut conn, user_id, Some(csrf)).await?))
+        Ok(Auth(
+            store::principal(&mut conn, user_id, Some(csrf)).await?,
+        ))
     }
 }
 
 async fn principal_for_token(state: &AppState, token: &str) -> Result<Principal, AppError> {
-    let (token_id, user_id, last_used) =
-        store::token_user(state.db.pool(), token).await?.ok_or(AppError::Unauthenticated)?;
+    let (token_id, user_id, last_used) = store::token_user(state.db.pool(), token)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     if needs_touch(last_used.as_deref()) {
         let mut tx = state.db.begin().await?;
         store::touch_token(tx.conn(), token_id).await?;
         tx.commit().await?;
     }
     let mut conn = state.db.pool().acquire().await?;
-    store::principal(&mut conn, user_id, None).await?.ok_or(AppError::Unauthenticated)
+    store::principal(&mut conn, user_id, None)
+        .await?
+        .ok_or(AppError::Unauthenticated)
 }
 
 /// `last_used_at` is kept to the minute, so a busy script does not write on every request.
@@ -79,6 +87,8 @@ pub fn check_login_rate(state: &AppState, email: &str) -> Result<(), AppError> {
     state.login_limiter.check_key(&key).map_err(|not_until| {
         use governor::clock::{Clock, DefaultClock};
         let wait = not_until.wait_time_from(DefaultClock::default().now());
-        AppError::RateLimited { retry_after_secs: wait.as_secs().max(1) }
+        AppError::RateLimited {
+            retry_after_secs: wait.as_secs().max(1),
+        }
     })
 }

@@ -85,7 +85,9 @@ pub enum Permission {
     ReadRegistry,
     CreateOrganisation,
     /// Change one organisation's record.
-    UpdateOrganisation { organisation_id: i64 },
+    UpdateOrganisation {
+        organisation_id: i64,
+    },
     ArchiveOrganisation,
     /// Read the audit trail of any record.
     ReadAudit,
@@ -95,7 +97,10 @@ pub enum Permission {
 
 /// The permission check: 401 for the anonymous public, 403 for a role or ownership that does
 /// not allow it.
-pub fn authorize(actor: Option<&Principal>, permission: Permission) -> Result<&Principal, AppError> {
+pub fn authorize(
+    actor: Option<&Principal>,
+    permission: Permission,
+) -> Result<&Principal, AppError> {
     let principal = actor.ok_or(AppError::Unauthenticated)?;
     if allows(principal, permission) {
         Ok(principal)
@@ -138,14 +143,23 @@ mod tests {
 
     #[test]
     fn anonymous_is_unauthenticated_not_forbidden() {
-        assert!(matches!(authorize(None, Permission::ReadRegistry), Err(AppError::Unauthenticated)));
+        assert!(matches!(
+            authorize(None, Permission::ReadRegistry),
+            Err(AppError::Unauthenticated)
+        ));
     }
 
     #[test]
     fn secretary_updates_only_own_community() {
         let p = principal(Role::CommunitySecretary, vec![7]);
-        assert!(allows(&p, Permission::UpdateOrganisation { organisation_id: 7 }));
-        assert!(!allows(&p, Permission::UpdateOrganisation { organisation_id: 8 }));
+        assert!(allows(
+            &p,
+            Permission::UpdateOrganisation { organisation_id: 7 }
+        ));
+        assert!(!allows(
+            &p,
+            Permission::UpdateOrganisation { organisation_id: 8 }
+        ));
         assert!(!allows(&p, Permission::CreateOrganisation));
     }
 

@@ -68,7 +68,10 @@ fn login_csrf(state: &AppState, jar: SignedCookieJar<Key>) -> (SignedCookieJar<K
         }
         None => {
             let value = store::random_secret();
-            (jar.add(cookie(state, LOGIN_CSRF_COOKIE, value.clone())), value)
+            (
+                jar.add(cookie(state, LOGIN_CSRF_COOKIE, value.clone())),
+                value,
+            )
         }
     }
 }
@@ -102,13 +105,27 @@ async fn login(
     jar: SignedCookieJar<Key>,
     FormBody(form): FormBody<LoginForm>,
 ) -> Result<Response, AppError> {
-    let expected = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let expected = jar
+        .get(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(expected.as_bytes(), form.csrf.as_bytes()) {
         return Err(AppError::Csrf);
     }
     let failure = |key: &str| -> Result<Response, AppError> {
-        let html = render_login(&state, &page, &expected, form.next.as_deref(), Some(page.text(&state, key)), &form.email)?;
-        let status = if key == "login_rate_limited" { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::UNAUTHORIZED };
+        let html = render_login(
+            &state,
+            &page,
+            &expected,
+            form.next.as_deref(),
+            Some(page.text(&state, key)),
+            &form.email,
+        )?;
+        let status = if key == "login_rate_limited" {
+            StatusCode::TOO_MANY_REQUESTS
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
         Ok((status, html).into_response())
     };
     if check_login_rate(&state, &form.email).is_err() {
@@ -116,16 +133,28 @@ async fn login(
     }
     let user_id = match handlers::verify_credentials(&state, &form.email, &form.password).await {
         Ok(id) => id,
-        Err(AppError::BadCredentials | AppError::Unauthenticated) => return failure("login_failed"),
+        Err(AppError::BadCredentials | AppError::Unauthenticated) => {
+            return failure("login_failed")
+        }
         Err(other) => return Err(other),
     };
 
     let mut tx = state.db.begin().await?;
     let (session_id, _csrf) =
         store::create_session(tx.conn(), user_id, state.settings.session_ttl_hours).await?;
-    let principal = store::principal(tx.conn(), user_id, None).await?.ok_or(AppError::Unauthenticated)?;
-    audit::record(tx.conn(), Actor::User(&principal), "sign_in", "user", user_id, None::<&()>, None::<&()>)
-        .await?;
+    let principal = store::principal(tx.conn(), user_id, None)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    audit::record(
+        tx.conn(),
+        Actor::User(&principal),
+        "sign_in",
+        "user",
+        user_id,
+        None::<&()>,
+        None::<&()>,
+    )
+    .await?;
     tx.commit().await?;
 
     let mut session = cookie(&state, SESSION_COOKIE, session_id);
@@ -153,8 +182,16 @@ async fn logout(
     if let Some(c) = jar.get(SESSION_COOKIE) {
         let mut tx = state.db.begin().await?;
         store::end_session(tx.conn(), c.value()).await?;
-        audit::record(tx.conn(), Actor::User(principal), "sign_out", "user", principal.user_id, None::<&()>, None::<&()>)
-            .await?;
+        audit::record(
+            tx.conn(),
+            Actor::User(principal),
+            "sign_out",
+            "user",
+            principal.user_id,
+            None::<&()>,
+            None::<&()>,
+        )
+        .await?;
         tx.commit().await?;
     }
     let jar = jar.remove(Cookie::from(SESSION_COOKIE));
@@ -172,7 +209,8 @@ async fn render_account(
 ) -> Result<Html<String>, AppError> {
     let principal = page.authorize(Permission::OwnAccount)?;
     let tokens = store::list_tokens(state.db.pool(), principal.user_id).await?;
-    let organisations = crate::registry::names(state.db.pool(), &principal.organisation_ids).await?;
+    let organisations =
+        crate::registry::names(state.db.pool(), &principal.organisation_ids).await?;
     page.render(
         state,
         "account.html",

@@ -22,7 +22,9 @@ pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<
     tokio::task::spawn_blocking(move || {
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
         let parsed = PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("bad hash: {e}"))?;
-        let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         Ok(ok && stored != DUMMY_HASH)
     })
     .await?
@@ -38,7 +40,9 @@ mod tests {
     async fn hashes_verify_and_reject() {
         let h = super::hash("correct horse".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(super::verify("correct horse".into(), Some(h.clone())).await.unwrap());
+        assert!(super::verify("correct horse".into(), Some(h.clone()))
+            .await
+            .unwrap());
         assert!(!super::verify("wrong".into(), Some(h)).await.unwrap());
         assert!(!super::verify("anything".into(), None).await.unwrap());
     }

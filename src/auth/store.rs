@@ -29,11 +29,15 @@ pub async fn credentials_by_email(
     pool: &AnyPool,
     email: &str,
 ) -> Result<Option<UserCredentials>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, password_hash FROM users WHERE email = $1 AND status = 'active'")
-        .bind(email.trim().to_lowercase())
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.map(|r| UserCredentials { id: r.get("id"), password_hash: r.get("password_hash") }))
+    let row =
+        sqlx::query("SELECT id, password_hash FROM users WHERE email = $1 AND status = 'active'")
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|r| UserCredentials {
+        id: r.get("id"),
+        password_hash: r.get("password_hash"),
+    }))
 }
 
 pub async fn principal(
@@ -78,19 +82,27 @@ pub struct NewUser<'a> {
 /// Creates an account bound to its organisations; checks that each binding fits the role.
 pub async fn create_user(conn: &mut AnyConnection, user: NewUser<'_>) -> Result<i64, AppError> {
     for &org in user.organisation_ids {
-        let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM organisations WHERE id = $1")
-            .bind(org)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let kind: Option<String> =
+            sqlx::query_scalar("SELECT kind FROM organisations WHERE id = $1")
+                .bind(org)
+                .fetch_optional(&mut *conn)
+                .await?;
         match (kind, user.role.bound_kind()) {
             (None, _) => {
-                return Err(AppError::validation("org", "unknown_value", format!("no organisation {org}")))
+                return Err(AppError::validation(
+                    "org",
+                    "unknown_value",
+                    format!("no organisation {org}"),
+                ))
             }
             (Some(kind), Some(expected)) if kind != expected => {
                 return Err(AppError::validation(
                     "org",
                     "invalid",
-                    format!("a {} must be bound to a {expected}, not a {kind}", user.role.as_str()),
+                    format!(
+                        "a {} must be bound to a {expected}, not a {kind}",
+                        user.role.as_str()
+                    ),
                 ))
             }
             _ => {}
@@ -100,7 +112,10 @@ pub async fn create_user(conn: &mut AnyConnection, user: NewUser<'_>) -> Result<
         return Err(AppError::validation(
             "org",
             "required",
-            format!("a {} account must be bound to an organisation", user.role.as_str()),
+            format!(
+                "a {} account must be bound to an organisation",
+                user.role.as_str()
+            ),
         ));
     }
     let id: i64 = sqlx::query_scalar(
@@ -114,9 +129,11 @@ pub async fn create_user(conn: &mut AnyConnection, user: NewUser<'_>) -> Result<
     .bind(db::now())
     .fetch_one(&mut *conn)
     .await
-    .map_err(crate::error::on_constraint("users_email_key", || AppError::Conflict {
-        code: "email_taken",
-        detail: "an account with this email already exists".into(),
+    .map_err(crate::error::on_constraint("users_email_key", || {
+        AppError::Conflict {
+            code: "email_taken",
+            detail: "an account with this email already exists".into(),
+        }
     }))?;
     for &org in user.organisation_ids {
         sqlx::query("INSERT INTO user_organisations (user_id, organisation_id) VALUES ($1, $2)")
@@ -152,7 +169,10 @@ pub async fn create_session(
 }
 
 /// The user and CSRF token of a live session.
-pub async fn session_user(pool: &AnyPool, session_id: &str) -> Result<Option<(i64, String)>, sqlx::Error> {
+pub async fn session_user(
+    pool: &AnyPool,
+    session_id: &str,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT user_id, csrf_token FROM sessions \
          WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2",
@@ -243,7 +263,11 @@ pub async fn list_tokens(pool: &AnyPool, user_id: i64) -> Result<Vec<TokenInfo>,
 }
 
 /// Revokes one of the user's own tokens; false when it is not theirs or already revoked.
-pub async fn revoke_token(conn: &mut AnyConnection, user_id: i64, token_id: i64) -> Result<bool, sqlx::Error> {
+pub async fn revoke_token(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    token_id: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
     )

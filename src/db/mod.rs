@@ -102,7 +102,11 @@ impl Db {
             .await
             .with_context(|| format!("cannot connect to {}", crate::config::redact_url(&url)))?;
         let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Db { pool, backend, sqlite_writer })
+        Ok(Db {
+            pool,
+            backend,
+            sqlite_writer,
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -118,7 +122,10 @@ impl Db {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await.context("migrations failed")?;
+        migrator
+            .run(&self.pool)
+            .await
+            .context("migrations failed")?;
         Ok(())
     }
 
@@ -133,7 +140,11 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(Tx { tx, backend: self.backend, _writer: writer })
+        Ok(Tx {
+            tx,
+            backend: self.backend,
+            _writer: writer,
+        })
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
@@ -145,13 +156,18 @@ impl Db {
 /// sqlx opens SQLite files read-write but does not create them unless asked; a fresh machine
 /// must get its database (and its folder) on first start.
 fn sqlite_url_creating_file(url: &str) -> anyhow::Result<String> {
-    let path_part = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path_part = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let (path, query) = match path_part.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (path_part, None),
     };
     if path != ":memory:" {
-        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(parent) = Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }

@@ -47,7 +47,11 @@ async fn list_organisations(
 pub fn check_status_filter(filter: &OrganisationFilter) -> Result<(), AppError> {
     match filter.status.as_deref() {
         None | Some("" | "active" | "archived" | "all") => Ok(()),
-        Some(_) => Err(AppError::validation("status", "unknown_value", "use active, archived or all")),
+        Some(_) => Err(AppError::validation(
+            "status",
+            "unknown_value",
+            "use active, archived or all",
+        )),
     }
 }
 
@@ -92,7 +96,9 @@ async fn update_organisation(
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<OrganisationInput>,
 ) -> Result<Json<Organisation>, AppError> {
-    Ok(Json(super::update(&state, actor.as_ref(), id, input).await?))
+    Ok(Json(
+        super::update(&state, actor.as_ref(), id, input).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -127,6 +133,10 @@ async fn organisation_audit(
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<AuditEvent>>, AppError> {
     authorize(actor.as_ref(), Permission::ReadAudit)?;
-    let filter = AuditFilter { entity_type: Some("organisation".into()), entity_id: Some(id), limit: Some(500) };
+    let filter = AuditFilter {
+        entity_type: Some("organisation".into()),
+        entity_id: Some(id),
+        limit: Some(500),
+    };
     Ok(Json(audit::list(state.db.pool(), &filter).await?))
 }

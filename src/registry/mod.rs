@@ -20,12 +20,24 @@ use crate::{
 };
 
 /// Registers an organisation, audited, in one transaction.
-pub async fn create(state: &AppState, actor: &Principal, input: OrganisationInput) -> Result<Organisation, AppError> {
+pub async fn create(
+    state: &AppState,
+    actor: &Principal,
+    input: OrganisationInput,
+) -> Result<Organisation, AppError> {
     let org = ValidOrganisation::parse(input)?;
     let mut tx = state.db.begin().await?;
     let created = store::insert(tx.conn(), &org).await?;
-    audit::record(tx.conn(), Actor::User(actor), "create", "organisation", created.id, None::<&()>, Some(&created))
-        .await?;
+    audit::record(
+        tx.conn(),
+        Actor::User(actor),
+        "create",
+        "organisation",
+        created.id,
+        None::<&()>,
+        Some(&created),
+    )
+    .await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -38,25 +50,51 @@ pub async fn update(
     id: i64,
     input: OrganisationInput,
 ) -> Result<Organisation, AppError> {
-    let actor = authorize(actor, Permission::UpdateOrganisation { organisation_id: id })?;
+    let actor = authorize(
+        actor,
+        Permission::UpdateOrganisation {
+            organisation_id: id,
+        },
+    )?;
     let org = ValidOrganisation::parse(input)?;
     let mut tx = state.db.begin().await?;
     let lock = tx.for_update();
     let before = store::get(tx.conn(), id, lock).await?;
     if before.kind != org.kind {
-        return Err(AppError::validation("kind", "invalid", "the kind of an organisation cannot change"));
+        return Err(AppError::validation(
+            "kind",
+            "invalid",
+            "the kind of an organisation cannot change",
+        ));
     }
     if before.status == "archived" {
-        return Err(AppError::Conflict { code: "archived", detail: "this organisation is archived".into() });
+        return Err(AppError::Conflict {
+            code: "archived",
+            detail: "this organisation is archived".into(),
+        });
     }
     let after = store::update(tx.conn(), id, &org).await?;
-    audit::record(tx.conn(), Actor::User(actor), "update", "organisation", id, Some(&before), Some(&after)).await?;
+    audit::record(
+        tx.conn(),
+        Actor::User(actor),
+        "update",
+        "organisation",
+        id,
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
 /// Archives an organisation with a reason; nothing is ever deleted.
-pub async fn archive(state: &AppState, actor: &Principal, id: i64, reason: &str) -> Result<Organisation, AppError> {
+pub async fn archive(
+    state: &AppState,
+    actor: &Principal,
+    id: i64,
+    reason: &str,
+) -> Result<Organisation, AppError> {
     let mut fields = Fields::new();
     let reason = fields.required_text("reason", reason, 500);
     fields.finish()?;
@@ -64,10 +102,22 @@ pub async fn archive(state: &AppState, actor: &Principal, id: i64, reason: &str)
     let lock = tx.for_update();
     let before = store::get(tx.conn(), id, lock).await?;
     if before.status == "archived" {
-        return Err(AppError::Conflict { code: "already_archived", detail: "already archived".into() });
+        return Err(AppError::Conflict {
+            code: "already_archived",
+            detail: "already archived".into(),
+        });
     }
     let after = store::archive(tx.conn(), id, &reason).await?;
-    audit::record(tx.conn(), Actor::User(actor), "archive", "organisation", id, Some(&before), Some(&after)).await?;
+    audit::record(
+        tx.conn(),
+        Actor::User(actor),
+        "archive",
+        "organisation",
+        id,
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }

@@ -88,11 +88,17 @@ pub struct GeoPoint {
 impl GeoPoint {
     /// Stored as whole millionths of a degree (about 0.1 m on the ground).
     pub fn micro_degrees(self) -> (i64, i64) {
-        ((self.lat * 1e6).round() as i64, (self.lon * 1e6).round() as i64)
+        (
+            (self.lat * 1e6).round() as i64,
+            (self.lon * 1e6).round() as i64,
+        )
     }
 
     pub fn from_micro_degrees(lat: i64, lon: i64) -> Self {
-        GeoPoint { lat: lat as f64 / 1e6, lon: lon as f64 / 1e6 }
+        GeoPoint {
+            lat: lat as f64 / 1e6,
+            lon: lon as f64 / 1e6,
+        }
     }
 }
 
@@ -168,8 +174,15 @@ impl ValidOrganisation {
             email: f.optional_text("contact.email", input.contact.email.as_deref(), 254),
         };
         if let Some(phone) = &contact.phone {
-            if !phone.chars().all(|c| c.is_ascii_digit() || "+-() ".contains(c)) {
-                f.push("contact.phone", "invalid", "may hold only digits, spaces and + - ( )");
+            if !phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || "+-() ".contains(c))
+            {
+                f.push(
+                    "contact.phone",
+                    "invalid",
+                    "may hold only digits, spaces and + - ( )",
+                );
             }
         }
         if let Some(email) = &contact.email {
@@ -181,7 +194,12 @@ impl ValidOrganisation {
         let headcounts = Headcounts {
             households: f.range_i64("headcounts.households", h.households, 0, MAX_HEADCOUNT),
             residents: f.range_i64("headcounts.residents", h.residents, 0, MAX_HEADCOUNT),
-            residents_over_60: f.range_i64("headcounts.residents_over_60", h.residents_over_60, 0, MAX_HEADCOUNT),
+            residents_over_60: f.range_i64(
+                "headcounts.residents_over_60",
+                h.residents_over_60,
+                0,
+                MAX_HEADCOUNT,
+            ),
             elders_living_alone: f.range_i64(
                 "headcounts.elders_living_alone",
                 h.elders_living_alone,
@@ -191,7 +209,11 @@ impl ValidOrganisation {
         };
         check_headcounts(&mut f, input.kind, &headcounts);
         match (input.kind, input.donor_type) {
-            (OrgKind::Donor, None) => f.push("donor_type", "required", "a donor is an individual or an institution"),
+            (OrgKind::Donor, None) => f.push(
+                "donor_type",
+                "required",
+                "a donor is an individual or an institution",
+            ),
             (kind, Some(_)) if kind != OrgKind::Donor => {
                 f.push("donor_type", "invalid", "only donors have a donor type")
             }
@@ -213,26 +235,39 @@ impl ValidOrganisation {
 }
 
 fn check_headcounts(f: &mut Fields, kind: OrgKind, h: &Headcounts) {
-    let any = h.households.is_some() || h.residents.is_some() || h.residents_over_60.is_some() || h.elders_living_alone.is_some();
+    let any = h.households.is_some()
+        || h.residents.is_some()
+        || h.residents_over_60.is_some()
+        || h.elders_living_alone.is_some();
     if any && kind != OrgKind::Community {
         f.push("headcounts", "invalid", "only communities have headcounts");
         return;
     }
     if let (Some(over_60), Some(residents)) = (h.residents_over_60, h.residents) {
         if over_60 > residents {
-            f.push("headcounts.residents_over_60", "out_of_range", "cannot exceed residents");
+            f.push(
+                "headcounts.residents_over_60",
+                "out_of_range",
+                "cannot exceed residents",
+            );
         }
     }
     if let (Some(alone), Some(over_60)) = (h.elders_living_alone, h.residents_over_60) {
         if alone > over_60 {
-            f.push("headcounts.elders_living_alone", "out_of_range", "cannot exceed residents over 60");
+            f.push(
+                "headcounts.elders_living_alone",
+                "out_of_range",
+                "cannot exceed residents over 60",
+            );
         }
     }
 }
 
 fn is_plausible_email(text: &str) -> bool {
     match text.split_once('@') {
-        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !text.contains(char::is_whitespace),
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !text.contains(char::is_whitespace)
+        }
         None => false,
     }
 }
@@ -270,7 +305,10 @@ mod tests {
             name_en: Some("Duowen".into()),
             district: "江汉区".into(),
             address: None,
-            location: Some(GeoPoint { lat: 30.59, lon: 114.27 }),
+            location: Some(GeoPoint {
+                lat: 30.59,
+                lon: 114.27,
+            }),
             contact: Contact::default(),
             headcounts: Headcounts {
                 households: Some(1900),
@@ -283,7 +321,9 @@ mod tests {
 
     fn field_codes(result: Result<ValidOrganisation, AppError>) -> Vec<(String, &'static str)> {
         match result {
-            Err(AppError::Validation(errors)) => errors.into_iter().map(|e| (e.field, e.code)).collect(),
+            Err(AppError::Validation(errors)) => {
+                errors.into_iter().map(|e| (e.field, e.code)).collect()
+            }
             other => panic!("expected validation error, got {other:?}"),
         }
     }
@@ -296,10 +336,19 @@ mod tests {
 
     #[test]
     fn coordinates_survive_storage_exactly() {
-        let p = GeoPoint { lat: 30.5868, lon: 114.2736 };
+        let p = GeoPoint {
+            lat: 30.5868,
+            lon: 114.2736,
+        };
         let (lat, lon) = p.micro_degrees();
         assert_eq!(GeoPoint::from_micro_degrees(lat, lon), p);
-        assert_eq!(GeoPoint::from_micro_degrees(-33_868_800, -151_209_300), GeoPoint { lat: -33.8688, lon: -151.2093 });
+        assert_eq!(
+            GeoPoint::from_micro_degrees(-33_868_800, -151_209_300),
+            GeoPoint {
+                lat: -33.8688,
+                lon: -151.2093
+            }
+        );
     }
 
     #[test]
@@ -317,16 +366,25 @@ mod tests {
         let mut input = community();
         input.kind = OrgKind::Donor;
         input.headcounts = Headcounts::default();
-        assert_eq!(field_codes(ValidOrganisation::parse(input.clone())), [("donor_type".to_owned(), "required")]);
+        assert_eq!(
+            field_codes(ValidOrganisation::parse(input.clone())),
+            [("donor_type".to_owned(), "required")]
+        );
         input.kind = OrgKind::Supplier;
         input.donor_type = Some(DonorType::Institution);
-        assert_eq!(field_codes(ValidOrganisation::parse(input)), [("donor_type".to_owned(), "invalid")]);
+        assert_eq!(
+            field_codes(ValidOrganisation::parse(input)),
+            [("donor_type".to_owned(), "invalid")]
+        );
     }
 
     #[test]
     fn bad_coordinates_and_contacts_are_named() {
         let mut input = community();
-        input.location = Some(GeoPoint { lat: 91.0, lon: 114.0 });
+        input.location = Some(GeoPoint {
+            lat: 91.0,
+            lon: 114.0,
+        });
         input.contact.phone = Some("call me".into());
         input.contact.email = Some("nobody".into());
         assert_eq!(

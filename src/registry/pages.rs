@@ -57,13 +57,21 @@ async fn list(
     )
 }
 
-async fn show(State(state): State<AppState>, page: PageCtx, Path(id): Path<i64>) -> Result<Html<String>, AppError> {
+async fn show(
+    State(state): State<AppState>,
+    page: PageCtx,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, AppError> {
     let principal = page.authorize(Permission::ReadRegistry)?;
     let mut conn = state.db.pool().acquire().await?;
     let org = store::get(&mut conn, id, "").await?;
     drop(conn);
     let events = if allows(principal, Permission::ReadAudit) {
-        let filter = AuditFilter { entity_type: Some("organisation".into()), entity_id: Some(id), limit: Some(100) };
+        let filter = AuditFilter {
+            entity_type: Some("organisation".into()),
+            entity_id: Some(id),
+            limit: Some(100),
+        };
         Some(audit::list(state.db.pool(), &filter).await?)
     } else {
         None
@@ -108,7 +116,10 @@ impl OrganisationForm {
         OrganisationForm {
             csrf: String::new(),
             kind: org.kind.as_str().into(),
-            donor_type: org.donor_type.map(|d| d.as_str().to_owned()).unwrap_or_default(),
+            donor_type: org
+                .donor_type
+                .map(|d| d.as_str().to_owned())
+                .unwrap_or_default(),
             name_zh: org.name_zh.clone(),
             name_en: org.name_en.clone().unwrap_or_default(),
             district: org.district.clone(),
@@ -133,7 +144,11 @@ impl OrganisationForm {
             if text.is_empty() {
                 return None;
             }
-            text.parse().map_err(|_| errors.push(FieldError::new(field, "invalid", "must be a whole number"))).ok()
+            text.parse()
+                .map_err(|_| {
+                    errors.push(FieldError::new(field, "invalid", "must be a whole number"))
+                })
+                .ok()
         };
         let headcounts = Headcounts {
             households: int("headcounts.households", &self.households),
@@ -146,7 +161,9 @@ impl OrganisationForm {
             if text.is_empty() {
                 return None;
             }
-            text.parse().map_err(|_| errors.push(FieldError::new(field, "invalid", "must be a number"))).ok()
+            text.parse()
+                .map_err(|_| errors.push(FieldError::new(field, "invalid", "must be a number")))
+                .ok()
         };
         let lat = number("location.lat", &self.lat);
         let lon = number("location.lon", &self.lon);
@@ -154,7 +171,11 @@ impl OrganisationForm {
             (Some(lat), Some(lon)) => Some(GeoPoint { lat, lon }),
             (None, None) => None,
             _ => {
-                errors.push(FieldError::new("location", "invalid", "give both latitude and longitude"));
+                errors.push(FieldError::new(
+                    "location",
+                    "invalid",
+                    "give both latitude and longitude",
+                ));
                 None
             }
         };
@@ -167,7 +188,11 @@ impl OrganisationForm {
             other => {
                 let parsed = DonorType::parse(other);
                 if parsed.is_none() {
-                    errors.push(FieldError::new("donor_type", "unknown_value", "individual or institution"));
+                    errors.push(FieldError::new(
+                        "donor_type",
+                        "unknown_value",
+                        "individual or institution",
+                    ));
                 }
                 parsed
             }
@@ -234,7 +259,10 @@ fn form_or_error(
 
 async fn new_form(State(state): State<AppState>, page: PageCtx) -> Result<Html<String>, AppError> {
     page.authorize(Permission::CreateOrganisation)?;
-    let form = OrganisationForm { kind: "community".into(), ..Default::default() };
+    let form = OrganisationForm {
+        kind: "community".into(),
+        ..Default::default()
+    };
     render_form(&state, &page, &form, "/organisations", &[])
 }
 
@@ -252,11 +280,23 @@ async fn create(
     form_or_error(result, &state, &page, &form, "/organisations")
 }
 
-async fn edit_form(State(state): State<AppState>, page: PageCtx, Path(id): Path<i64>) -> Result<Html<String>, AppError> {
-    page.authorize(Permission::UpdateOrganisation { organisation_id: id })?;
+async fn edit_form(
+    State(state): State<AppState>,
+    page: PageCtx,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, AppError> {
+    page.authorize(Permission::UpdateOrganisation {
+        organisation_id: id,
+    })?;
     let mut conn = state.db.pool().acquire().await?;
     let org = store::get(&mut conn, id, "").await?;
-    render_form(&state, &page, &OrganisationForm::from_record(&org), &format!("/organisations/{id}/edit"), &[])
+    render_form(
+        &state,
+        &page,
+        &OrganisationForm::from_record(&org),
+        &format!("/organisations/{id}/edit"),
+        &[],
+    )
 }
 
 async fn update(
@@ -270,7 +310,13 @@ async fn update(
         Ok(input) => super::update(&state, Some(principal), id, input).await,
         Err(e) => Err(e),
     };
-    form_or_error(result, &state, &page, &form, &format!("/organisations/{id}/edit"))
+    form_or_error(
+        result,
+        &state,
+        &page,
+        &form,
+        &format!("/organisations/{id}/edit"),
+    )
 }
 
 #[derive(Deserialize)]

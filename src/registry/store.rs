@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::{any::AnyRow, AnyConnection, Row};
 use utoipa::{IntoParams, ToSchema};
 
-use super::model::{Contact, DonorType, GeoPoint, Headcounts, OrgKind, Organisation, ValidOrganisation};
+use super::model::{
+    Contact, DonorType, GeoPoint, Headcounts, OrgKind, Organisation, ValidOrganisation,
+};
 use crate::{db, extract::empty_as_none};
 
 const COLUMNS: &str = "id, kind, donor_type, name_zh, name_en, district, address, lat_e6, lon_e6, \
@@ -24,7 +26,9 @@ fn from_row(r: &AnyRow) -> Result<Organisation, sqlx::Error> {
         name_en: r.try_get("name_en")?,
         district: r.try_get("district")?,
         address: r.try_get("address")?,
-        location: lat.zip(lon).map(|(lat, lon)| GeoPoint::from_micro_degrees(lat, lon)),
+        location: lat
+            .zip(lon)
+            .map(|(lat, lon)| GeoPoint::from_micro_degrees(lat, lon)),
         contact: Contact {
             name: r.try_get("contact_name")?,
             phone: r.try_get("contact_phone")?,
@@ -44,7 +48,10 @@ fn from_row(r: &AnyRow) -> Result<Organisation, sqlx::Error> {
     })
 }
 
-pub async fn insert(conn: &mut AnyConnection, org: &ValidOrganisation) -> Result<Organisation, sqlx::Error> {
+pub async fn insert(
+    conn: &mut AnyConnection,
+    org: &ValidOrganisation,
+) -> Result<Organisation, sqlx::Error> {
     let now = db::now();
     let sql = format!(
         "INSERT INTO organisations (kind, donor_type, name_zh, name_en, district, address, lat_e6, lon_e6, \
@@ -53,7 +60,10 @@ pub async fn insert(conn: &mut AnyConnection, org: &ValidOrganisation) -> Result
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
          RETURNING {COLUMNS}"
     );
-    let row = bind_fields(sqlx::query(&sql), org).bind(now).fetch_one(conn).await?;
+    let row = bind_fields(sqlx::query(&sql), org)
+        .bind(now)
+        .fetch_one(conn)
+        .await?;
     from_row(&row)
 }
 
@@ -68,7 +78,11 @@ pub async fn update(
          households = $12, residents = $13, residents_over_60 = $14, elders_living_alone = $15, \
          updated_at = $16 WHERE id = $17 RETURNING {COLUMNS}"
     );
-    let row = bind_fields(sqlx::query(&sql), org).bind(db::now()).bind(id).fetch_one(conn).await?;
+    let row = bind_fields(sqlx::query(&sql), org)
+        .bind(db::now())
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
     from_row(&row)
 }
 
@@ -93,18 +107,31 @@ fn bind_fields<'q>(query: AnyQuery<'q>, org: &ValidOrganisation) -> AnyQuery<'q>
         .bind(org.headcounts.elders_living_alone)
 }
 
-pub async fn archive(conn: &mut AnyConnection, id: i64, reason: &str) -> Result<Organisation, sqlx::Error> {
+pub async fn archive(
+    conn: &mut AnyConnection,
+    id: i64,
+    reason: &str,
+) -> Result<Organisation, sqlx::Error> {
     let now = db::now();
     let sql = format!(
         "UPDATE organisations SET status = 'archived', archived_reason = $1, archived_at = $2, \
          updated_at = $2 WHERE id = $3 RETURNING {COLUMNS}"
     );
-    let row = sqlx::query(&sql).bind(reason).bind(now).bind(id).fetch_one(conn).await?;
+    let row = sqlx::query(&sql)
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
     from_row(&row)
 }
 
 /// One organisation; with `lock`, the row is locked for the rest of the transaction (PostgreSQL).
-pub async fn get(conn: &mut AnyConnection, id: i64, lock: &str) -> Result<Organisation, sqlx::Error> {
+pub async fn get(
+    conn: &mut AnyConnection,
+    id: i64,
+    lock: &str,
+) -> Result<Organisation, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM organisations WHERE id = $1{lock}");
     let row = sqlx::query(&sql).bind(id).fetch_one(conn).await?;
     from_row(&row)
@@ -154,26 +181,35 @@ impl OrganisationFilter {
     }
 }
 
-pub async fn list(conn: &mut AnyConnection, filter: &OrganisationFilter) -> Result<OrganisationPage, sqlx::Error> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    filter: &OrganisationFilter,
+) -> Result<OrganisationPage, sqlx::Error> {
     let pattern = filter
         .q
         .as_deref()
         .map(str::trim)
         .filter(|q| !q.is_empty())
         .map(|q| format!("%{}%", q.to_lowercase()));
-    let district = filter.district.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    let district = filter
+        .district
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
     let condition = "(CAST($1 AS TEXT) IS NULL OR kind = $1) \
         AND (CAST($2 AS TEXT) IS NULL OR district = $2) \
         AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
         AND (CAST($4 AS TEXT) IS NULL OR LOWER(name_zh) LIKE $4 OR LOWER(COALESCE(name_en, '')) LIKE $4)";
     let kind = filter.kind.map(OrgKind::as_str);
-    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM organisations WHERE {condition}"))
-        .bind(kind)
-        .bind(district)
-        .bind(filter.status())
-        .bind(pattern.clone())
-        .fetch_one(&mut *conn)
-        .await?;
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM organisations WHERE {condition}"
+    ))
+    .bind(kind)
+    .bind(district)
+    .bind(filter.status())
+    .bind(pattern.clone())
+    .fetch_one(&mut *conn)
+    .await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM organisations WHERE {condition} ORDER BY district, name_zh, id LIMIT $5 OFFSET $6"
     );
@@ -208,7 +244,11 @@ pub async fn names(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<OrgName>
             .bind(id)
             .fetch_one(&mut *conn)
             .await?;
-        names.push(OrgName { id: row.get("id"), name_zh: row.get("name_zh"), kind: row.get("kind") });
+        names.push(OrgName {
+            id: row.get("id"),
+            name_zh: row.get("name_zh"),
+            kind: row.get("kind"),
+        });
     }
     Ok(names)
 }

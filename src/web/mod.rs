@@ -22,16 +22,46 @@ use crate::{
 };
 
 const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../frontend/templates/base.html")),
-    ("home.html", include_str!("../../frontend/templates/home.html")),
-    ("error.html", include_str!("../../frontend/templates/error.html")),
-    ("login.html", include_str!("../../frontend/templates/login.html")),
-    ("account.html", include_str!("../../frontend/templates/account.html")),
-    ("organisations/list.html", include_str!("../../frontend/templates/organisations/list.html")),
-    ("organisations/show.html", include_str!("../../frontend/templates/organisations/show.html")),
-    ("organisations/form.html", include_str!("../../frontend/templates/organisations/form.html")),
-    ("audit/list.html", include_str!("../../frontend/templates/audit/list.html")),
-    ("audit/table.html", include_str!("../../frontend/templates/audit/table.html")),
+    (
+        "base.html",
+        include_str!("../../frontend/templates/base.html"),
+    ),
+    (
+        "home.html",
+        include_str!("../../frontend/templates/home.html"),
+    ),
+    (
+        "error.html",
+        include_str!("../../frontend/templates/error.html"),
+    ),
+    (
+        "login.html",
+        include_str!("../../frontend/templates/login.html"),
+    ),
+    (
+        "account.html",
+        include_str!("../../frontend/templates/account.html"),
+    ),
+    (
+        "organisations/list.html",
+        include_str!("../../frontend/templates/organisations/list.html"),
+    ),
+    (
+        "organisations/show.html",
+        include_str!("../../frontend/templates/organisations/show.html"),
+    ),
+    (
+        "organisations/form.html",
+        include_str!("../../frontend/templates/organisations/form.html"),
+    ),
+    (
+        "audit/list.html",
+        include_str!("../../frontend/templates/audit/list.html"),
+    ),
+    (
+        "audit/table.html",
+        include_str!("../../frontend/templates/audit/table.html"),
+    ),
 ];
 
 const STYLESHEET: &str = include_str!("../../frontend/static/app.css");
@@ -98,7 +128,10 @@ impl Pages {
     }
 
     pub fn text(&self, lang: Lang, key: &str) -> String {
-        self.translations[lang.code()].get(key).cloned().unwrap_or_else(|| key.to_owned())
+        self.translations[lang.code()]
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_owned())
     }
 
     pub fn render(&self, name: &str, ctx: Value) -> Result<Html<String>, AppError> {
@@ -122,7 +155,11 @@ impl FromRequestParts<AppState> for PageCtx {
         Ok(PageCtx {
             lang: Lang::from_headers(&parts.headers),
             principal,
-            path: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
         })
     }
 }
@@ -134,22 +171,39 @@ struct NavLink {
 }
 
 fn nav_for(principal: Option<&Principal>) -> Vec<NavLink> {
-    let mut links = vec![NavLink { href: "/", label: "nav_home" }];
+    let mut links = vec![NavLink {
+        href: "/",
+        label: "nav_home",
+    }];
     if let Some(p) = principal {
         if crate::auth::allows(p, Permission::ReadRegistry) {
-            links.push(NavLink { href: "/organisations", label: "nav_organisations" });
+            links.push(NavLink {
+                href: "/organisations",
+                label: "nav_organisations",
+            });
         }
         if crate::auth::allows(p, Permission::ReadAudit) {
-            links.push(NavLink { href: "/audit", label: "nav_audit" });
+            links.push(NavLink {
+                href: "/audit",
+                label: "nav_audit",
+            });
         }
-        links.push(NavLink { href: "/account", label: "nav_account" });
+        links.push(NavLink {
+            href: "/account",
+            label: "nav_account",
+        });
     }
     links
 }
 
 impl PageCtx {
     /// Renders a page: the template's own values merged with the common layout values.
-    pub fn render(&self, state: &AppState, name: &str, values: Value) -> Result<Html<String>, AppError> {
+    pub fn render(
+        &self,
+        state: &AppState,
+        name: &str,
+        values: Value,
+    ) -> Result<Html<String>, AppError> {
         let common = context! {
             t => Value::from_serialize(&state.pages.translations[self.lang.code()]),
             lang => self.lang.code(),
@@ -178,7 +232,9 @@ impl PageCtx {
     pub fn check_csrf(&self, submitted: &str) -> Result<&Principal, AppError> {
         let principal = self.principal.as_ref().ok_or(AppError::Unauthenticated)?;
         match &principal.csrf_token {
-            Some(expected) if constant_time_eq(expected.as_bytes(), submitted.as_bytes()) => Ok(principal),
+            Some(expected) if constant_time_eq(expected.as_bytes(), submitted.as_bytes()) => {
+                Ok(principal)
+            }
             _ => Err(AppError::Csrf),
         }
     }
@@ -196,7 +252,10 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn home(State(state): State<AppState>, page: PageCtx) -> Result<Html<String>, AppError> {
-    let role_intro = page.principal.as_ref().map(|p| format!("intro_{}", p.role.as_str()));
+    let role_intro = page
+        .principal
+        .as_ref()
+        .map(|p| format!("intro_{}", p.role.as_str()));
     page.render(&state, "home.html", context! { role_intro })
 }
 
@@ -205,18 +264,33 @@ struct NextQuery {
     next: Option<String>,
 }
 
-async fn switch_language(Path(code): Path<String>, Query(q): Query<NextQuery>) -> Result<Response, AppError> {
+async fn switch_language(
+    Path(code): Path<String>,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, AppError> {
     let lang = Lang::parse(&code).ok_or_else(|| {
         AppError::validation("code", "unknown_value", "language must be zh-CN or en")
     })?;
-    let cookie = format!("lang={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code());
+    let cookie = format!(
+        "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    );
     let mut response = Redirect::to(&safe_next(q.next.as_deref())).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ascii"));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("ascii"),
+    );
     Ok(response)
 }
 
 async fn stylesheet() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], STYLESHEET)
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        STYLESHEET,
+    )
 }
 
 /// Only same-site relative paths are followed after login or a language switch.
@@ -234,9 +308,17 @@ fn is_api_path(path: &str) -> bool {
 /// Every error leaves in the right shape: API paths get problem+json (also for the plain-text
 /// rejections of axum and tower-http), pages get an HTML page, and a page that needs an
 /// account sends the visitor to the login form.
-pub async fn render_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn render_errors(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
-    let path_and_query = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     let lang = Lang::from_headers(request.headers());
     let response = next.run(request).await;
     let status = response.status();
@@ -249,11 +331,14 @@ pub async fn render_errors(State(state): State<AppState>, request: Request, next
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    if content_type.starts_with("text/html") || (is_api_path(&path) && content_type == PROBLEM_JSON) {
+    if content_type.starts_with("text/html") || (is_api_path(&path) && content_type == PROBLEM_JSON)
+    {
         return response;
     }
     let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
     let problem = if content_type == PROBLEM_JSON {
         serde_json::from_slice::<serde_json::Value>(&bytes).ok()
     } else {
@@ -267,7 +352,11 @@ pub async fn render_errors(State(state): State<AppState>, request: Request, next
         let target = format!("/login?next={}", urlencode(&path_and_query));
         return Redirect::to(&target).into_response();
     }
-    let page = PageCtx { lang, principal: None, path: path_and_query };
+    let page = PageCtx {
+        lang,
+        principal: None,
+        path: path_and_query,
+    };
     let (detail, errors) = match &problem {
         Some(p) => (
             p["detail"].as_str().unwrap_or_default().to_owned(),
@@ -302,7 +391,10 @@ fn error_for_status(status: StatusCode, detail: String) -> AppError {
         413 => AppError::PayloadTooLarge,
         415 => AppError::UnsupportedMediaType(detail),
         422 => AppError::Validation(vec![FieldError::new("", "invalid", detail)]),
-        400..=499 => AppError::BadRequest { code: "bad_request", detail },
+        400..=499 => AppError::BadRequest {
+            code: "bad_request",
+            detail,
+        },
         _ => AppError::Internal(anyhow::anyhow!("{status}: {detail}")),
     }
 }

@@ -39,7 +39,11 @@ async fn a_coordinator_signs_in_and_registers_a_community_in_chromium() {
     let app = TestApp::new().await;
     let hub = app.user(Role::HubCoordinator).await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let _driver = Driver(
         Command::new(chromedriver)
             .arg(format!("--port={port}"))
@@ -80,21 +84,59 @@ async fn a_coordinator_signs_in_and_registers_a_community_in_chromium() {
         browser.goto(&app.url("/organisations")).await?;
         // Not signed in: the page sends us to the login form.
         assert!(browser.current_url().await?.path().starts_with("/login"));
-        browser.find(Locator::Css("input[name=email]")).await?.send_keys(&hub.email).await?;
-        browser.find(Locator::Css("input[name=password]")).await?.send_keys(&hub.password).await?;
-        browser.find(Locator::Css("form[action='/login'] button[type=submit]")).await?.click().await?;
+        browser
+            .find(Locator::Css("input[name=email]"))
+            .await?
+            .send_keys(&hub.email)
+            .await?;
+        browser
+            .find(Locator::Css("input[name=password]"))
+            .await?
+            .send_keys(&hub.password)
+            .await?;
+        browser
+            .find(Locator::Css("form[action='/login'] button[type=submit]"))
+            .await?
+            .click()
+            .await?;
         assert_eq!(browser.current_url().await?.path(), "/organisations");
 
         browser.goto(&app.url("/organisations/new")).await?;
-        browser.find(Locator::Css("input[name=name_zh]")).await?.send_keys("多闻社区").await?;
-        browser.find(Locator::Css("input[name=district]")).await?.send_keys("江汉区").await?;
-        browser.find(Locator::Css("input[name=households]")).await?.send_keys("1900").await?;
-        browser.find(Locator::Css("input[name=elders_living_alone]")).await?.send_keys("220").await?;
-        browser.find(Locator::Css("form[action='/organisations'] button[type=submit]")).await?.click().await?;
+        browser
+            .find(Locator::Css("input[name=name_zh]"))
+            .await?
+            .send_keys("多闻社区")
+            .await?;
+        browser
+            .find(Locator::Css("input[name=district]"))
+            .await?
+            .send_keys("江汉区")
+            .await?;
+        browser
+            .find(Locator::Css("input[name=households]"))
+            .await?
+            .send_keys("1900")
+            .await?;
+        browser
+            .find(Locator::Css("input[name=elders_living_alone]"))
+            .await?
+            .send_keys("220")
+            .await?;
+        browser
+            .find(Locator::Css(
+                "form[action='/organisations'] button[type=submit]",
+            ))
+            .await?
+            .click()
+            .await?;
 
         let heading = browser.find(Locator::Css("h1")).await?.text().await?;
         assert!(heading.contains("多闻社区"), "{heading}");
-        assert!(browser.current_url().await?.path().starts_with("/organisations/"));
+        assert!(browser
+            .current_url()
+            .await?
+            .path()
+            .starts_with("/organisations/"));
         let facts = browser.find(Locator::Css("dl.facts")).await?.text().await?;
         assert!(facts.contains("1900") && facts.contains("220"), "{facts}");
         Ok::<_, fantoccini::error::CmdError>(())
@@ -103,9 +145,10 @@ async fn a_coordinator_signs_in_and_registers_a_community_in_chromium() {
     let _ = browser.close().await;
     result.expect("browser flow");
 
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE name_zh = '多闻社区'")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE name_zh = '多闻社区'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
     assert_eq!(count, 1);
 }

@@ -20,7 +20,11 @@ fn weave(database_url: &str, data_dir: &std::path::Path) -> Command {
 
 fn run(command: &mut Command) -> (bool, String) {
     let output = command.output().expect("run weave");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     (output.status.success(), text)
 }
 
@@ -29,13 +33,28 @@ fn help_explains_every_command_and_setting() {
     let (ok, text) = run(Command::new(env!("CARGO_BIN_EXE_weave")).arg("--help"));
     assert!(ok, "{text}");
     for word in [
-        "serve", "migrate", "demo", "user", "WEAVE_DATABASE_URL", "WEAVE_BIND", "WEAVE_DATA_DIR",
-        "WEAVE_SESSION_SECRET", "WEAVE_LOG_FORMAT", "WEAVE_SESSION_TTL_HOURS", "WEAVE_MAX_BODY_BYTES",
+        "serve",
+        "migrate",
+        "demo",
+        "user",
+        "WEAVE_DATABASE_URL",
+        "WEAVE_BIND",
+        "WEAVE_DATA_DIR",
+        "WEAVE_SESSION_SECRET",
+        "WEAVE_LOG_FORMAT",
+        "WEAVE_SESSION_TTL_HOURS",
+        "WEAVE_MAX_BODY_BYTES",
     ] {
-        assert!(text.contains(word), "--help does not mention {word}:\n{text}");
+        assert!(
+            text.contains(word),
+            "--help does not mention {word}:\n{text}"
+        );
     }
     let (ok, text) = run(Command::new(env!("CARGO_BIN_EXE_weave")).args(["user", "add", "--help"]));
-    assert!(ok && text.contains("--email") && text.contains("--org"), "{text}");
+    assert!(
+        ok && text.contains("--email") && text.contains("--org"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,32 +63,89 @@ async fn migrate_user_add_and_demo_work_on_the_configured_database() {
     let url = fresh_database_url(tmp.path()).await;
     let (ok, text) = run(weave(&url, tmp.path()).arg("migrate"));
     assert!(ok, "{text}");
-    assert!(!text.contains(":weave@") || text.contains("<redacted>"), "no password printed: {text}");
+    assert!(
+        !text.contains(":weave@") || text.contains("<redacted>"),
+        "no password printed: {text}"
+    );
 
-    let (ok, text) = run(weave(&url, tmp.path()).args(["user", "add", "--email", "ops@hub.org", "--role", "admin", "--password", "long enough pw"]));
+    let (ok, text) = run(weave(&url, tmp.path()).args([
+        "user",
+        "add",
+        "--email",
+        "ops@hub.org",
+        "--role",
+        "admin",
+        "--password",
+        "long enough pw",
+    ]));
     assert!(ok, "{text}");
-    let (ok, text) = run(weave(&url, tmp.path()).args(["user", "add", "--email", "OPS@hub.org", "--role", "admin", "--password", "long enough pw"]));
-    assert!(!ok && text.contains("already exists"), "emails are unique regardless of case: {text}");
-    let (ok, text) = run(weave(&url, tmp.path()).args(["user", "add", "--email", "x@hub.org", "--role", "root", "--password", "long enough pw"]));
+    let (ok, text) = run(weave(&url, tmp.path()).args([
+        "user",
+        "add",
+        "--email",
+        "OPS@hub.org",
+        "--role",
+        "admin",
+        "--password",
+        "long enough pw",
+    ]));
+    assert!(
+        !ok && text.contains("already exists"),
+        "emails are unique regardless of case: {text}"
+    );
+    let (ok, text) = run(weave(&url, tmp.path()).args([
+        "user",
+        "add",
+        "--email",
+        "x@hub.org",
+        "--role",
+        "root",
+        "--password",
+        "long enough pw",
+    ]));
     assert!(!ok && text.contains("unknown role"), "{text}");
-    let (ok, text) = run(weave(&url, tmp.path()).args(["user", "add", "--email", "s@hub.org", "--role", "community_secretary", "--password", "long enough pw"]));
+    let (ok, text) = run(weave(&url, tmp.path()).args([
+        "user",
+        "add",
+        "--email",
+        "s@hub.org",
+        "--role",
+        "community_secretary",
+        "--password",
+        "long enough pw",
+    ]));
     assert!(!ok && text.contains("must be bound"), "{text}");
 
     let (ok, text) = run(weave(&url, tmp.path()).arg("demo"));
     assert!(ok, "{text}");
-    assert!(text.contains("admin@weave.demo") && text.contains("secretary@weave.demo"), "{text}");
+    assert!(
+        text.contains("admin@weave.demo") && text.contains("secretary@weave.demo"),
+        "{text}"
+    );
     let (ok, text) = run(weave(&url, tmp.path()).arg("demo"));
     assert!(!ok && text.contains("already loaded"), "{text}");
 
     let (ok, text) = run(weave(&url, tmp.path()).args([
-        "user", "add", "--email", "sec@hub.org", "--role", "community_secretary", "--password", "long enough pw", "--org", "1", "--org", "2",
+        "user",
+        "add",
+        "--email",
+        "sec@hub.org",
+        "--role",
+        "community_secretary",
+        "--password",
+        "long enough pw",
+        "--org",
+        "1",
+        "--org",
+        "2",
     ]));
     assert!(ok, "a secretary of two demo communities: {text}");
     let db = weave::db::Db::connect(&url, 1).await.unwrap();
-    let communities: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE kind = 'community'")
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+    let communities: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE kind = 'community'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
     assert_eq!(communities, 12);
     let bound: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM user_organisations uo JOIN users u ON u.id = uo.user_id WHERE u.email = 'sec@hub.org'",
@@ -97,12 +173,21 @@ async fn serve_with_demo_data_answers_and_stops_cleanly_on_sigterm() {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let ready = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await;
+        let ready = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await;
         if ready.is_ok_and(|r| r.status() == 200) {
             break;
         }
-        assert!(Instant::now() < deadline, "weave serve did not become ready");
-        assert!(child.try_wait().unwrap().is_none(), "weave serve exited early");
+        assert!(
+            Instant::now() < deadline,
+            "weave serve did not become ready"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "weave serve exited early"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let token = client
@@ -112,16 +197,25 @@ async fn serve_with_demo_data_answers_and_stops_cleanly_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(token.status(), 201, "the printed demo credentials work");
-    assert!(tmp.path().join("session.key").exists(), "a session key is generated and kept");
+    assert!(
+        tmp.path().join("session.key").exists(),
+        "a session key is generated and kept"
+    );
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let exit = loop {
         if let Some(exit) = child.try_wait().unwrap() {
             break exit;
         }
-        assert!(Instant::now() < deadline, "weave serve did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "weave serve did not stop on SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");

@@ -18,20 +18,26 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+type SettingsFn = Box<dyn FnOnce(&mut Settings)>;
+
 pub struct Builder {
-    settings_fn: Option<Box<dyn FnOnce(&mut Settings)>>,
+    settings_fn: Option<SettingsFn>,
 }
 
 /// The backend the suite runs against, named in failure messages.
 pub fn test_database_url() -> Option<String> {
-    std::env::var("WEAVE_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("WEAVE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 pub async fn fresh_database_url(tmp: &std::path::Path) -> String {
     match test_database_url() {
         Some(url) if Backend::from_url(&url).ok() == Some(Backend::Postgres) => {
             let name = format!("weave_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Db::connect(&url, 1).await.expect("connect to the PostgreSQL test server");
+            let admin = Db::connect(&url, 1)
+                .await
+                .expect("connect to the PostgreSQL test server");
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(admin.pool())
                 .await
@@ -61,20 +67,32 @@ impl TestApp {
     /// role needs one) and an API token for it.
     pub async fn user(&self, role: Role) -> TestUser {
         let orgs = match role.bound_kind() {
-            Some(kind) => vec![self.seed_org(kind, &format!("{kind} of {}", role.as_str())).await],
+            Some(kind) => vec![
+                self.seed_org(kind, &format!("{kind} of {}", role.as_str()))
+                    .await,
+            ],
             None => Vec::new(),
         };
         self.user_with_orgs(role, &orgs).await
     }
 
     pub async fn user_with_orgs(&self, role: Role, orgs: &[i64]) -> TestUser {
-        let email = format!("{}-{}@test.weave", role.as_str(), uuid::Uuid::new_v4().simple());
+        let email = format!(
+            "{}-{}@test.weave",
+            role.as_str(),
+            uuid::Uuid::new_v4().simple()
+        );
         let password = "correct horse battery".to_owned();
         weave::cli::add_user(&self.db, &email, None, role, &password, orgs)
             .await
             .expect("create test user");
         let token = self.token(&email, &password).await;
-        TestUser { email, password, token, orgs: orgs.to_vec() }
+        TestUser {
+            email,
+            password,
+            token,
+            orgs: orgs.to_vec(),
+        }
     }
 
     pub async fn token(&self, email: &str, password: &str) -> String {
@@ -98,7 +116,9 @@ impl TestApp {
         let input = serde_json::from_value(input).unwrap();
         let org = weave::registry::model::ValidOrganisation::parse(input).unwrap();
         let mut tx = self.db.begin().await.unwrap();
-        let created = weave::registry::store::insert(tx.conn(), &org).await.unwrap();
+        let created = weave::registry::store::insert(tx.conn(), &org)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         created.id
     }
@@ -137,16 +157,39 @@ impl TestApp {
 
     /// Signs a browser-like client in through the login form; returns the CSRF token of the session.
     pub async fn sign_in(&self, browser: &Client, email: &str, password: &str) -> String {
-        let login_page = browser.get(self.url("/login")).send().await.unwrap().text().await.unwrap();
+        let login_page = browser
+            .get(self.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let csrf = hidden_value(&login_page, "csrf");
         let response = browser
             .post(self.url("/login"))
-            .form(&[("email", email), ("password", password), ("csrf", &csrf), ("next", "/")])
+            .form(&[
+                ("email", email),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", "/"),
+            ])
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login should redirect");
-        let home = browser.get(self.url("/account")).send().await.unwrap().text().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "login should redirect"
+        );
+        let home = browser
+            .get(self.url("/account"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         hidden_value(&home, "csrf")
     }
 }
@@ -173,7 +216,9 @@ impl Builder {
             f(&mut settings);
         }
         weave::telemetry::init(&settings);
-        let db = Db::connect(&url, settings.db_max_connections).await.expect("connect");
+        let db = Db::connect(&url, settings.db_max_connections)
+            .await
+            .expect("connect");
         db.migrate().await.expect("migrate");
         let secret = settings.session_secret.clone().unwrap();
         let state = AppState::new(db.clone(), settings, &secret).unwrap();
@@ -186,7 +231,10 @@ impl Builder {
         TestApp {
             addr,
             db,
-            client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            client: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             _tmp: tmp,
             shutdown: Some(tx),
         }
@@ -214,21 +262,38 @@ pub async fn body(response: Response) -> Value {
 
 /// Asserts a problem+json response with the given status and `type` code; returns the body.
 pub async fn expect_problem(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status of {}", response.url());
-    let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status of {}",
+        response.url()
+    );
+    let content_type = response.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(content_type, "application/problem+json");
     let problem = body(response).await;
-    assert_eq!(problem["type"], format!("urn:weave:problem:{code}"), "{problem}");
+    assert_eq!(
+        problem["type"],
+        format!("urn:weave:problem:{code}"),
+        "{problem}"
+    );
     assert_eq!(problem["status"], status);
     assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
-    assert!(problem["request_id"].as_str().is_some_and(|d| !d.is_empty()));
+    assert!(problem["request_id"]
+        .as_str()
+        .is_some_and(|d| !d.is_empty()));
     problem
 }
 
 /// The value of `<input type="hidden" name=NAME value=...>` in a page.
 pub fn hidden_value(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no hidden {name} in page:\n{html}")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden {name} in page:\n{html}"))
+        + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_owned()
 }

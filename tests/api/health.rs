@@ -16,7 +16,12 @@ async fn liveness_and_readiness_answer_with_a_request_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_request_id_is_kept() {
     let app = TestApp::new().await;
-    let response = app.get("/api/v1/nothing-here", None).header("x-request-id", "trace-me-42").send().await.unwrap();
+    let response = app
+        .get("/api/v1/nothing-here", None)
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-me-42");
     assert_eq!(body(response).await["request_id"], "trace-me-42");
 }

@@ -85,7 +85,9 @@ async fn every_role_meets_every_endpoint() {
             name: "update the donor's own record",
             method: Method::PUT,
             path: Box::new(move |_| format!("/api/v1/organisations/{donor_org}")),
-            body: Some(Box::new(|i| json!({"kind": "donor", "donor_type": "institution", "name_zh": format!("捐赠机构 v{i}"), "district": "江汉区"}))),
+            body: Some(Box::new(
+                |i| json!({"kind": "donor", "donor_type": "institution", "name_zh": format!("捐赠机构 v{i}"), "district": "江汉区"}),
+            )),
             allowed: allowed(&[Admin, HubCoordinator, Donor]),
             success: 200,
         },
@@ -93,7 +95,9 @@ async fn every_role_meets_every_endpoint() {
             name: "update the supplier's own record",
             method: Method::PUT,
             path: Box::new(move |_| format!("/api/v1/organisations/{supplier_org}")),
-            body: Some(Box::new(|i| json!({"kind": "supplier", "name_zh": format!("供应商 v{i}"), "district": "汉阳区"}))),
+            body: Some(Box::new(
+                |i| json!({"kind": "supplier", "name_zh": format!("供应商 v{i}"), "district": "汉阳区"}),
+            )),
             allowed: allowed(&[Admin, HubCoordinator, Supplier]),
             success: 200,
         },
@@ -101,7 +105,9 @@ async fn every_role_meets_every_endpoint() {
             name: "archive an organisation",
             method: Method::POST,
             path: Box::new(move |i| format!("/api/v1/organisations/{}/archive", archivable[i])),
-            body: Some(Box::new(|_| json!({"reason": "merged into another partner"}))),
+            body: Some(Box::new(
+                |_| json!({"reason": "merged into another partner"}),
+            )),
             allowed: allowed(&[Admin, HubCoordinator]),
             success: 200,
         },
@@ -143,7 +149,9 @@ async fn every_role_meets_every_endpoint() {
     let mut checked = 0;
     for case in &cases {
         for (i, (role, user)) in users.iter().enumerate() {
-            let mut request = app.client.request(case.method.clone(), app.url(&(case.path)(i)));
+            let mut request = app
+                .client
+                .request(case.method.clone(), app.url(&(case.path)(i)));
             if let Some(user) = user {
                 request = request.bearer_auth(&user.token);
             }
@@ -160,10 +168,17 @@ async fn every_role_meets_every_endpoint() {
             };
             checked += 1;
             if status != expected {
-                failures.push(format!("{} as {:?}: expected {expected}, got {status}", case.name, role));
+                failures.push(format!(
+                    "{} as {:?}: expected {expected}, got {status}",
+                    case.name, role
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "permission matrix broken:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "permission matrix broken:\n{}",
+        failures.join("\n")
+    );
     assert_eq!(checked, cases.len() * 7);
 }
