@@ -99,6 +99,12 @@ async fn a_coordinator_signs_in_and_registers_a_community_in_chromium() {
             .await?
             .click()
             .await?;
+        // Signed in, the browser lands where it was going: the list, with the button to register.
+        browser
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css("a[href='/organisations/new']"))
+            .await?;
         assert_eq!(browser.current_url().await?.path(), "/organisations");
 
         browser.goto(&app.url("/organisations/new")).await?;
@@ -130,6 +136,11 @@ async fn a_coordinator_signs_in_and_registers_a_community_in_chromium() {
             .click()
             .await?;
 
+        browser
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css("dl.facts"))
+            .await?;
         let heading = browser.find(Locator::Css("h1")).await?.text().await?;
         assert!(heading.contains("多闻社区"), "{heading}");
         assert!(browser
