@@ -22,7 +22,7 @@ use tower_http::{
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::{audit, auth, config::Settings, db::Db, error::AppError, registry, web};
+use crate::{audit, auth, catalogue, config::Settings, db::Db, error::AppError, registry, web};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -60,6 +60,7 @@ impl AppState {
     tags(
         (name = "auth", description = "API tokens and the signed-in account"),
         (name = "registry", description = "Communities, partners, hubs, suppliers, donors, foundations"),
+        (name = "catalogue", description = "Items and kits that can be asked for, pledged and bought"),
         (name = "audit", description = "Who changed what, when"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -85,6 +86,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::health::router())
         .merge(auth::api_router())
         .merge(registry::api_router())
+        .merge(catalogue::api_router())
         .merge(audit::api_router())
 }
 
@@ -110,6 +112,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(web::router())
         .merge(auth::page_router())
         .merge(registry::page_router())
+        .merge(catalogue::page_router())
         .merge(audit::page_router())
         .fallback(|| async { AppError::RouteNotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })

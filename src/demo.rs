@@ -7,6 +7,10 @@ use std::fmt::Write;
 use crate::{
     audit::{self, Actor},
     auth::{password, store as accounts, Role},
+    catalogue::{
+        self,
+        model::{Category, ItemInput, KitInput, KitLine, ValidItem, ValidKit},
+    },
     db::Db,
     registry::{
         model::{
@@ -271,6 +275,219 @@ const OTHERS: &[Other] = &[
     },
 ];
 
+/// code, 中文名, English name, category, 单位, unit, reference price, shelf life (days).
+type DemoItem = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Category,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<i64>,
+);
+
+const ITEMS: &[DemoItem] = &[
+    (
+        "mask",
+        "一次性医用口罩",
+        "Medical mask",
+        Category::Protective,
+        "个",
+        "piece",
+        "1.20",
+        None,
+    ),
+    (
+        "n95",
+        "N95 口罩",
+        "N95 respirator",
+        Category::Protective,
+        "个",
+        "piece",
+        "6.50",
+        None,
+    ),
+    (
+        "goggles",
+        "护目镜",
+        "Goggles",
+        Category::Protective,
+        "副",
+        "pair",
+        "25.00",
+        None,
+    ),
+    (
+        "gloves",
+        "一次性手套",
+        "Disposable gloves",
+        Category::Protective,
+        "双",
+        "pair",
+        "0.80",
+        None,
+    ),
+    (
+        "disinfectant_84",
+        "84 消毒液",
+        "84 disinfectant",
+        Category::Disinfection,
+        "瓶",
+        "bottle",
+        "8.00",
+        Some(365),
+    ),
+    (
+        "alcohol_75",
+        "75% 酒精",
+        "75% alcohol",
+        Category::Disinfection,
+        "瓶",
+        "bottle",
+        "12.00",
+        Some(730),
+    ),
+    (
+        "wipes",
+        "消毒湿巾",
+        "Disinfecting wipes",
+        Category::Disinfection,
+        "包",
+        "pack",
+        "6.00",
+        Some(365),
+    ),
+    (
+        "thermometer",
+        "额温枪",
+        "Forehead thermometer",
+        Category::Equipment,
+        "把",
+        "unit",
+        "150.00",
+        None,
+    ),
+    (
+        "camp_bed",
+        "行军床",
+        "Camp bed",
+        Category::Equipment,
+        "张",
+        "bed",
+        "180.00",
+        None,
+    ),
+    (
+        "parcel_shelf",
+        "快递货架",
+        "Parcel shelf",
+        Category::Equipment,
+        "个",
+        "shelf",
+        "260.00",
+        None,
+    ),
+    (
+        "hand_warmer",
+        "暖宝宝",
+        "Hand warmer",
+        Category::DailyNecessities,
+        "片",
+        "piece",
+        "1.00",
+        Some(730),
+    ),
+    (
+        "vegetable_pack",
+        "蔬菜包",
+        "Vegetable pack",
+        Category::Food,
+        "份",
+        "pack",
+        "30.00",
+        Some(3),
+    ),
+    (
+        "dumplings",
+        "速冻水饺",
+        "Frozen dumplings",
+        Category::Food,
+        "袋",
+        "bag",
+        "15.00",
+        Some(180),
+    ),
+    (
+        "energy_pack",
+        "能量包",
+        "Energy pack",
+        Category::Food,
+        "份",
+        "pack",
+        "25.00",
+        Some(180),
+    ),
+    (
+        "boxed_meal",
+        "盒饭",
+        "Boxed meal",
+        Category::Meals,
+        "份",
+        "meal",
+        "20.00",
+        Some(1),
+    ),
+    (
+        "chronic_medicine",
+        "慢性病常用药代购",
+        "Chronic-illness medicine run",
+        Category::Medicine,
+        "次",
+        "run",
+        "0.00",
+        None,
+    ),
+    (
+        "volunteer_allowance",
+        "志愿者补贴",
+        "Volunteer allowance",
+        Category::Subsidy,
+        "人天",
+        "person-day",
+        "50.00",
+        None,
+    ),
+    (
+        "staff_subsidy",
+        "一线人员补贴",
+        "Frontline staff subsidy",
+        Category::Subsidy,
+        "人天",
+        "person-day",
+        "100.00",
+        None,
+    ),
+    (
+        "psych_support",
+        "心理疏导",
+        "Psychological support call",
+        Category::Service,
+        "次",
+        "call",
+        "0.00",
+        None,
+    ),
+];
+
+/// The epidemic-prevention pack of the field notes: masks, alcohol, 84 disinfectant and wipes.
+const EPIDEMIC_PACK: &[(&str, i64)] = &[
+    ("mask", 10),
+    ("alcohol_75", 1),
+    ("disinfectant_84", 1),
+    ("wipes", 1),
+];
+
 /// The demo accounts: email, password, role, display name.
 pub const ACCOUNTS: &[(&str, &str, Role, &str)] = &[
     (
@@ -337,6 +554,7 @@ pub async fn load(db: &Db) -> anyhow::Result<String> {
         hashes.push(password::hash((*password).to_owned()).await?);
     }
     let mut tx = db.begin().await?;
+    let item_ids = load_catalogue(&mut tx).await?;
     let mut community_ids = Vec::new();
     for c in COMMUNITIES {
         let input = OrganisationInput {
@@ -422,12 +640,76 @@ pub async fn load(db: &Db) -> anyhow::Result<String> {
     }
     tx.commit().await?;
     Ok(format!(
-        "Loaded the demo hub: {} communities, {} other organisations, {} accounts.\n{}",
+        "Loaded the demo hub: {} communities, {} other organisations, {} catalogue items, {} accounts.\n{}",
         COMMUNITIES.len(),
         OTHERS.len(),
+        item_ids.len(),
         ACCOUNTS.len(),
         credentials()
     ))
+}
+
+async fn load_catalogue(tx: &mut crate::db::Tx) -> anyhow::Result<Vec<(&'static str, i64)>> {
+    let mut ids = Vec::new();
+    for &(code, zh, en, category, unit_zh, unit_en, price, shelf_life_days) in ITEMS {
+        let input = ItemInput {
+            code: code.into(),
+            name_zh: zh.into(),
+            name_en: Some(en.into()),
+            category,
+            unit_zh: unit_zh.into(),
+            unit_en: Some(unit_en.into()),
+            reference_price: Some(price.parse().map_err(|e| anyhow::anyhow!("{code}: {e}"))?),
+            shelf_life_days,
+        };
+        let item =
+            ValidItem::parse(input).map_err(|e| anyhow::anyhow!("demo item invalid: {e:?}"))?;
+        let created = catalogue::store::insert_item(tx.conn(), &item).await?;
+        audit::record(
+            tx.conn(),
+            Actor::System("demo"),
+            "create",
+            "item",
+            created.id,
+            None::<&()>,
+            Some(&created),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        ids.push((code, created.id));
+    }
+    let id_of = |code: &str| {
+        ids.iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, id)| *id)
+            .expect("demo item")
+    };
+    let kit = KitInput {
+        code: "epidemic_pack".into(),
+        name_zh: "防疫包".into(),
+        name_en: Some("Epidemic-prevention pack".into()),
+        items: EPIDEMIC_PACK
+            .iter()
+            .map(|&(code, quantity)| KitLine {
+                item_id: id_of(code),
+                quantity,
+            })
+            .collect(),
+    };
+    let kit = ValidKit::parse(kit).map_err(|e| anyhow::anyhow!("demo kit invalid: {e:?}"))?;
+    let kit_id = catalogue::store::insert_kit(tx.conn(), &kit).await?;
+    audit::record(
+        tx.conn(),
+        Actor::System("demo"),
+        "create",
+        "kit",
+        kit_id,
+        None::<&()>,
+        Some(&kit.0.code),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(ids)
 }
 
 async fn insert(tx: &mut crate::db::Tx, input: OrganisationInput) -> anyhow::Result<i64> {

@@ -198,6 +198,8 @@ fn constraint_columns(constraint: &str) -> &str {
     match constraint {
         "users_email_key" => "users.email",
         "api_tokens_hash_key" => "api_tokens.token_hash",
+        "items_code_key" => "items.code",
+        "kits_code_key" => "kits.code",
         other => other,
     }
 }

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -11,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod money;
 pub mod registry;
 pub mod telemetry;
 pub mod validate;

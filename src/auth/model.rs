@@ -89,6 +89,10 @@ pub enum Permission {
         organisation_id: i64,
     },
     ArchiveOrganisation,
+    /// See the catalogue of items and kits.
+    ReadCatalogue,
+    /// Add and change items and kits.
+    ManageCatalogue,
     /// Read the audit trail of any record.
     ReadAudit,
     /// List, create and revoke one's own API tokens; see one's own account.
@@ -113,8 +117,10 @@ pub fn allows(principal: &Principal, permission: Permission) -> bool {
     use Role::*;
     let role = principal.role;
     match permission {
-        Permission::ReadRegistry | Permission::OwnAccount => true,
-        Permission::CreateOrganisation | Permission::ArchiveOrganisation => {
+        Permission::ReadRegistry | Permission::ReadCatalogue | Permission::OwnAccount => true,
+        Permission::CreateOrganisation
+        | Permission::ArchiveOrganisation
+        | Permission::ManageCatalogue => {
             matches!(role, Admin | HubCoordinator)
         }
         Permission::UpdateOrganisation { organisation_id } => match role {

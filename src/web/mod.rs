@@ -21,47 +21,25 @@ use crate::{
     error::{AppError, FieldError, PROBLEM_JSON},
 };
 
-const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "base.html",
-        include_str!("../../frontend/templates/base.html"),
-    ),
-    (
-        "home.html",
-        include_str!("../../frontend/templates/home.html"),
-    ),
-    (
-        "error.html",
-        include_str!("../../frontend/templates/error.html"),
-    ),
-    (
-        "login.html",
-        include_str!("../../frontend/templates/login.html"),
-    ),
-    (
-        "account.html",
-        include_str!("../../frontend/templates/account.html"),
-    ),
-    (
-        "organisations/list.html",
-        include_str!("../../frontend/templates/organisations/list.html"),
-    ),
-    (
-        "organisations/show.html",
-        include_str!("../../frontend/templates/organisations/show.html"),
-    ),
-    (
-        "organisations/form.html",
-        include_str!("../../frontend/templates/organisations/form.html"),
-    ),
-    (
-        "audit/list.html",
-        include_str!("../../frontend/templates/audit/list.html"),
-    ),
-    (
-        "audit/table.html",
-        include_str!("../../frontend/templates/audit/table.html"),
-    ),
+/// Templates are embedded in the binary: no runtime reads relative to the working directory.
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../frontend/templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates![
+    "base.html",
+    "home.html",
+    "error.html",
+    "login.html",
+    "account.html",
+    "catalogue.html",
+    "organisations/list.html",
+    "organisations/show.html",
+    "organisations/form.html",
+    "audit/list.html",
+    "audit/table.html",
 ];
 
 const STYLESHEET: &str = include_str!("../../frontend/static/app.css");
@@ -180,6 +158,12 @@ fn nav_for(principal: Option<&Principal>) -> Vec<NavLink> {
             links.push(NavLink {
                 href: "/organisations",
                 label: "nav_organisations",
+            });
+        }
+        if crate::auth::allows(p, Permission::ReadCatalogue) {
+            links.push(NavLink {
+                href: "/catalogue",
+                label: "nav_catalogue",
             });
         }
         if crate::auth::allows(p, Permission::ReadAudit) {
@@ -401,4 +385,44 @@ fn error_for_status(status: StatusCode, detail: String) -> AppError {
 
 pub fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_file_is_embedded() {
+        fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, root, out);
+                } else {
+                    out.push(
+                        path.strip_prefix(root)
+                            .unwrap()
+                            .to_string_lossy()
+                            .into_owned(),
+                    );
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("frontend/templates");
+        let mut files = Vec::new();
+        walk(&root, &root, &mut files);
+        files.sort();
+        let mut embedded: Vec<String> = TEMPLATES.iter().map(|(n, _)| n.to_string()).collect();
+        embedded.sort();
+        assert_eq!(files, embedded);
+        Pages::load().expect("every template compiles");
+    }
+
+    #[test]
+    fn both_languages_have_the_same_keys() {
+        let pages = Pages::load().unwrap();
+        let zh: Vec<_> = pages.translations["zh-CN"].keys().collect();
+        let en: Vec<_> = pages.translations["en"].keys().collect();
+        assert_eq!(zh, en);
+    }
 }

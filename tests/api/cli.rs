@@ -147,6 +147,21 @@ async fn migrate_user_add_and_demo_work_on_the_configured_database() {
             .await
             .unwrap();
     assert_eq!(communities, 12);
+    let items: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM items")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert!(
+        items >= 15,
+        "the demo seeds a catalogue from the field notes"
+    );
+    let pack: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM kit_items k JOIN kits ON kits.id = k.kit_id WHERE kits.code = 'epidemic_pack'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(pack, 4, "masks, alcohol, 84 disinfectant and wipes");
     let bound: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM user_organisations uo JOIN users u ON u.id = uo.user_id WHERE u.email = 'sec@hub.org'",
     )

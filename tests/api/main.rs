@@ -3,6 +3,7 @@
 
 mod auth;
 mod browser;
+mod catalogue;
 mod cli;
 mod common;
 mod errors;

@@ -112,6 +112,32 @@ async fn every_role_meets_every_endpoint() {
             success: 200,
         },
         Case {
+            name: "list catalogue items",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/items".into()),
+            body: None,
+            allowed: allowed(&all_roles),
+            success: 200,
+        },
+        Case {
+            name: "add a catalogue item",
+            method: Method::POST,
+            path: Box::new(|_| "/api/v1/items".into()),
+            body: Some(Box::new(
+                |i| json!({"code": format!("item_{i}"), "name_zh": "口罩", "category": "protective", "unit_zh": "个"}),
+            )),
+            allowed: allowed(&[Admin, HubCoordinator]),
+            success: 201,
+        },
+        Case {
+            name: "list kits",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/kits".into()),
+            body: None,
+            allowed: allowed(&all_roles),
+            success: 200,
+        },
+        Case {
             name: "read the audit trail",
             method: Method::GET,
             path: Box::new(|_| "/api/v1/audit".into()),
