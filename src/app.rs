@@ -22,7 +22,9 @@ use tower_http::{
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::{audit, auth, catalogue, config::Settings, db::Db, error::AppError, registry, web};
+use crate::{
+    audit, auth, catalogue, config::Settings, db::Db, error::AppError, needs, registry, web,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -61,6 +63,7 @@ impl AppState {
         (name = "auth", description = "API tokens and the signed-in account"),
         (name = "registry", description = "Communities, partners, hubs, suppliers, donors, foundations"),
         (name = "catalogue", description = "Items and kits that can be asked for, pledged and bought"),
+        (name = "needs", description = "What communities ask for, and each need's lifecycle"),
         (name = "audit", description = "Who changed what, when"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -87,6 +90,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(auth::api_router())
         .merge(registry::api_router())
         .merge(catalogue::api_router())
+        .merge(needs::api_router())
         .merge(audit::api_router())
 }
 

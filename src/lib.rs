@@ -1,6 +1,9 @@
 //! Weave: the resource network of a community foundation or hub organisation.
 //! The binary (`main.rs`) and the tests both build the service through this library.
 
+#[macro_use]
+mod text_enum;
+
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -13,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod money;
+pub mod needs;
 pub mod registry;
 pub mod telemetry;
 pub mod validate;

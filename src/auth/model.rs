@@ -95,6 +95,17 @@ pub enum Permission {
     ManageCatalogue,
     /// Read the audit trail of any record.
     ReadAudit,
+    /// See needs (counts only; no personal data is kept).
+    ReadNeeds,
+    /// Post or edit a need for a community.
+    PostNeed {
+        community_id: i64,
+    },
+    /// Move a need of a community to a status set by people (cancel, expire, deliver, close).
+    ChangeNeedStatus {
+        community_id: i64,
+        status: crate::needs::model::NeedStatus,
+    },
     /// List, create and revoke one's own API tokens; see one's own account.
     OwnAccount,
 }
@@ -129,6 +140,26 @@ pub fn allows(principal: &Principal, permission: Permission) -> bool {
             FoundationStaff => false,
         },
         Permission::ReadAudit => role == Admin,
+        Permission::ReadNeeds => true,
+        Permission::PostNeed { community_id } => match role {
+            Admin | HubCoordinator => true,
+            CommunitySecretary => principal.acts_for(community_id),
+            _ => false,
+        },
+        Permission::ChangeNeedStatus {
+            community_id,
+            status,
+        } => {
+            use crate::needs::model::NeedStatus::*;
+            match role {
+                Admin | HubCoordinator => true,
+                // A secretary withdraws their community's need or confirms it arrived.
+                CommunitySecretary => {
+                    principal.acts_for(community_id) && matches!(status, Cancelled | Delivered)
+                }
+                _ => false,
+            }
+        }
     }
 }
 

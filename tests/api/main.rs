@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod errors;
 mod health;
+mod needs;
 mod openapi;
 mod pages;
 mod permissions;

@@ -37,6 +37,9 @@ async fn every_role_meets_every_endpoint() {
     for i in 0..users.len() {
         archivable.push(app.seed_org("partner", &format!("伙伴机构 {i}")).await);
     }
+    let hub_token = users[2].1.as_ref().unwrap().token.clone();
+    let mask =
+        crate::catalogue::create_item(&app, &hub_token, &crate::catalogue::mask_json()).await;
     let all_roles = Role::ALL.to_vec();
     use Role::*;
 
@@ -136,6 +139,34 @@ async fn every_role_meets_every_endpoint() {
             body: None,
             allowed: allowed(&all_roles),
             success: 200,
+        },
+        Case {
+            name: "list needs",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/needs".into()),
+            body: None,
+            allowed: allowed(&all_roles),
+            success: 200,
+        },
+        Case {
+            name: "post a need for the secretary's community",
+            method: Method::POST,
+            path: Box::new(|_| "/api/v1/needs".into()),
+            body: Some(Box::new(move |_| {
+                crate::needs::mask_need(secretary_community, mask)
+            })),
+            allowed: allowed(&[Admin, HubCoordinator, CommunitySecretary]),
+            success: 201,
+        },
+        Case {
+            name: "post a need for another community",
+            method: Method::POST,
+            path: Box::new(|_| "/api/v1/needs".into()),
+            body: Some(Box::new(move |_| {
+                crate::needs::mask_need(other_community, mask)
+            })),
+            allowed: allowed(&[Admin, HubCoordinator]),
+            success: 201,
         },
         Case {
             name: "read the audit trail",

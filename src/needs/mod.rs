@@ -1,0 +1,216 @@
+//! Needs: what communities ask for. Owns `/api/v1/needs` and the needs pages.
+
+mod handlers;
+pub mod model;
+pub mod store;
+
+pub use handlers::api_router;
+
+use chrono::NaiveDate;
+use model::{Need, NeedInput, NeedStatus, ValidNeed};
+
+use crate::{
+    app::AppState,
+    audit::{self, Actor},
+    auth::{authorize, Permission, Principal},
+    db::Tx,
+    error::AppError,
+};
+
+/// Today in the hubs' time zone (the daily cycle runs on Asia/Shanghai time).
+pub fn today() -> NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+}
+
+/// Rules that need the database: the community exists and is a community, the item or kit
+/// exists and is active, and subsidy items (and only they) carry headcount × days × rate.
+async fn check_against_registry(tx: &mut Tx, need: &ValidNeed) -> Result<String, AppError> {
+    let community = sqlx::query_as::<_, (String, String, String)>(
+        "SELECT kind, district, status FROM organisations WHERE id = $1",
+    )
+    .bind(need.community_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    let district = match community {
+        Some((kind, district, status)) if kind == "community" && status == "active" => district,
+        _ => {
+            return Err(AppError::validation(
+                "community_id",
+                "unknown_value",
+                "no active community with this id",
+            ))
+        }
+    };
+    let field = if need.item_id.is_some() {
+        "item_id"
+    } else {
+        "kit_id"
+    };
+    let requested = store::requested(tx.conn(), need.item_id, need.kit_id).await?;
+    let Some(requested) = requested.filter(|r| r.active) else {
+        return Err(AppError::validation(
+            field,
+            "unknown_value",
+            "no such item or kit in the catalogue",
+        ));
+    };
+    let is_subsidy = requested.category.as_deref() == Some("subsidy");
+    match (is_subsidy, need.subsidy.is_some()) {
+        (true, false) => Err(AppError::validation(
+            "subsidy",
+            "required",
+            "a subsidy needs headcount, days and rate",
+        )),
+        (false, true) => Err(AppError::validation(
+            "subsidy",
+            "invalid",
+            "only subsidy items take headcount × days × rate",
+        )),
+        _ => Ok(district),
+    }
+}
+
+pub async fn create(
+    state: &AppState,
+    actor: &Principal,
+    input: NeedInput,
+) -> Result<Need, AppError> {
+    authorize(
+        Some(actor),
+        Permission::PostNeed {
+            community_id: input.community_id,
+        },
+    )?;
+    let need = ValidNeed::parse(input, today())?;
+    let mut tx = state.db.begin().await?;
+    let district = check_against_registry(&mut tx, &need).await?;
+    let id = store::insert(tx.conn(), &need, &district, Some(actor.user_id)).await?;
+    let created = store::get(tx.conn(), id).await?;
+    audit::record(
+        tx.conn(),
+        Actor::User(actor),
+        "create",
+        "need",
+        id,
+        None::<&()>,
+        Some(&created),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Replaces a need's request while it is not yet in delivery; the old record is kept as a version.
+pub async fn update(
+    state: &AppState,
+    actor: &Principal,
+    id: i64,
+    input: NeedInput,
+) -> Result<Need, AppError> {
+    let need = ValidNeed::parse(input, today())?;
+    let mut tx = state.db.begin().await?;
+    let lock = tx.for_update();
+    store::lock(tx.conn(), id, lock).await?;
+    let before = store::get(tx.conn(), id).await?;
+    authorize(
+        Some(actor),
+        Permission::PostNeed {
+            community_id: before.community_id,
+        },
+    )?;
+    authorize(
+        Some(actor),
+        Permission::PostNeed {
+            community_id: need.community_id,
+        },
+    )?;
+    if !before.status.is_editable() {
+        return Err(AppError::Conflict {
+            code: "need_not_editable",
+            detail: format!(
+                "a need that is {} can no longer be edited",
+                before.status.as_str()
+            ),
+        });
+    }
+    let district = check_against_registry(&mut tx, &need).await?;
+    store::update(tx.conn(), &before, &need, &district, actor.user_id).await?;
+    let after = store::get(tx.conn(), id).await?;
+    audit::record(
+        tx.conn(),
+        Actor::User(actor),
+        "update",
+        "need",
+        id,
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub async fn change_status(
+    state: &AppState,
+    actor: &Principal,
+    id: i64,
+    status: NeedStatus,
+    reason: Option<String>,
+) -> Result<Need, AppError> {
+    let mut fields = crate::validate::Fields::new();
+    let reason = fields.optional_text("reason", reason.as_deref(), 500);
+    if status.needs_reason() && reason.is_none() {
+        fields.push(
+            "reason",
+            "required",
+            format!("say why the need is {}", status.as_str()),
+        );
+    }
+    fields.finish()?;
+    if !status.is_manual() {
+        return Err(AppError::Conflict {
+            code: "set_by_matching",
+            detail: format!(
+                "{} is set by confirming a matching plan, not by hand",
+                status.as_str()
+            ),
+        });
+    }
+    let mut tx = state.db.begin().await?;
+    let lock = tx.for_update();
+    store::lock(tx.conn(), id, lock).await?;
+    let before = store::get(tx.conn(), id).await?;
+    authorize(
+        Some(actor),
+        Permission::ChangeNeedStatus {
+            community_id: before.community_id,
+            status,
+        },
+    )?;
+    if !before.status.can_become(status) {
+        return Err(AppError::Conflict {
+            code: "invalid_transition",
+            detail: format!(
+                "a need that is {} cannot become {}",
+                before.status.as_str(),
+                status.as_str()
+            ),
+        });
+    }
+    store::set_status(tx.conn(), id, status, reason.as_deref()).await?;
+    let after = store::get(tx.conn(), id).await?;
+    audit::record(
+        tx.conn(),
+        Actor::User(actor),
+        status.as_str(),
+        "need",
+        id,
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
