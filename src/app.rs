@@ -23,7 +23,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    audit, auth, catalogue, config::Settings, db::Db, error::AppError, needs, registry, web,
+    audit, auth, catalogue, config::Settings, db::Db, error::AppError, needs, pledges, registry,
+    web,
 };
 
 #[derive(Clone)]
@@ -64,6 +65,7 @@ impl AppState {
         (name = "registry", description = "Communities, partners, hubs, suppliers, donors, foundations"),
         (name = "catalogue", description = "Items and kits that can be asked for, pledged and bought"),
         (name = "needs", description = "What communities ask for, and each need's lifecycle"),
+        (name = "pledges", description = "What donors promise, money or goods, with earmarks"),
         (name = "audit", description = "Who changed what, when"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -91,6 +93,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(registry::api_router())
         .merge(catalogue::api_router())
         .merge(needs::api_router())
+        .merge(pledges::api_router())
         .merge(audit::api_router())
 }
 

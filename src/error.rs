@@ -57,6 +57,10 @@ pub enum AppError {
     RouteNotFound,
     #[error("this method is not allowed here")]
     MethodNotAllowed,
+    #[error("send an Idempotency-Key header so a retry never counts twice")]
+    MissingIdempotencyKey,
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
     #[error("the request body is larger than the limit")]
@@ -94,7 +98,10 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::BadRequest { .. } | AppError::MissingIdempotencyKey => {
+                StatusCode::BAD_REQUEST
+            }
+            AppError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound | AppError::RouteNotFound => StatusCode::NOT_FOUND,
@@ -112,6 +119,8 @@ impl AppError {
         match self {
             AppError::Validation(_) => "validation",
             AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } => code,
+            AppError::MissingIdempotencyKey => "idempotency_key_required",
+            AppError::IdempotencyKeyReused => "idempotency_key_reused",
             AppError::Unauthenticated => "unauthenticated",
             AppError::BadCredentials => "bad_credentials",
             AppError::Forbidden => "forbidden",
@@ -137,6 +146,13 @@ impl AppError {
             request_id: current_request_id(),
             errors: match self {
                 AppError::Validation(errors) => errors.clone(),
+                AppError::MissingIdempotencyKey => {
+                    vec![FieldError::new(
+                        "Idempotency-Key",
+                        "required",
+                        "header missing",
+                    )]
+                }
                 _ => Vec::new(),
             },
         }

@@ -101,6 +101,17 @@ pub enum Permission {
     PostNeed {
         community_id: i64,
     },
+    /// See pledges (a donor sees only their own).
+    ReadPledges,
+    /// Pledge for a donor organisation.
+    CreatePledge {
+        donor_id: i64,
+    },
+    /// Mark a donor's pledge received or cancel it.
+    ChangePledgeStatus {
+        donor_id: i64,
+        status: crate::pledges::model::PledgeStatus,
+    },
     /// Move a need of a community to a status set by people (cancel, expire, deliver, close).
     ChangeNeedStatus {
         community_id: i64,
@@ -141,6 +152,21 @@ pub fn allows(principal: &Principal, permission: Permission) -> bool {
         },
         Permission::ReadAudit => role == Admin,
         Permission::ReadNeeds => true,
+        Permission::ReadPledges => matches!(role, Admin | HubCoordinator | FoundationStaff | Donor),
+        Permission::CreatePledge { donor_id } => match role {
+            Admin | HubCoordinator | FoundationStaff => true,
+            Donor => principal.acts_for(donor_id),
+            _ => false,
+        },
+        Permission::ChangePledgeStatus { donor_id, status } => {
+            use crate::pledges::model::PledgeStatus::*;
+            match role {
+                Admin | HubCoordinator | FoundationStaff => true,
+                // A donor may withdraw a promise not yet received.
+                Donor => principal.acts_for(donor_id) && status == Cancelled,
+                _ => false,
+            }
+        }
         Permission::PostNeed { community_id } => match role {
             Admin | HubCoordinator => true,
             CommunitySecretary => principal.acts_for(community_id),

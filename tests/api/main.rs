@@ -12,4 +12,5 @@ mod needs;
 mod openapi;
 mod pages;
 mod permissions;
+mod pledges;
 mod registry;

@@ -169,6 +169,24 @@ async fn every_role_meets_every_endpoint() {
             success: 201,
         },
         Case {
+            name: "list pledges",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/pledges".into()),
+            body: None,
+            allowed: allowed(&[Admin, HubCoordinator, Donor, FoundationStaff]),
+            success: 200,
+        },
+        Case {
+            name: "pledge money for the donor's own organisation",
+            method: Method::POST,
+            path: Box::new(|_| "/api/v1/pledges".into()),
+            body: Some(Box::new(
+                move |_| json!({"donor_id": donor_org, "kind": "money", "amount": "100.00"}),
+            )),
+            allowed: allowed(&[Admin, HubCoordinator, Donor, FoundationStaff]),
+            success: 201,
+        },
+        Case {
             name: "read the audit trail",
             method: Method::GET,
             path: Box::new(|_| "/api/v1/audit".into()),
@@ -212,6 +230,7 @@ async fn every_role_meets_every_endpoint() {
             if let Some(user) = user {
                 request = request.bearer_auth(&user.token);
             }
+            request = request.header("Idempotency-Key", format!("{}-{i}", case.name));
             if let Some(body) = &case.body {
                 request = request.json(&body(i));
             }
