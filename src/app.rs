@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     audit, auth, catalogue, config::Settings, db::Db, error::AppError, needs, pledges, registry,
-    web,
+    suppliers, web,
 };
 
 #[derive(Clone)]
@@ -66,6 +66,7 @@ impl AppState {
         (name = "catalogue", description = "Items and kits that can be asked for, pledged and bought"),
         (name = "needs", description = "What communities ask for, and each need's lifecycle"),
         (name = "pledges", description = "What donors promise, money or goods, with earmarks"),
+        (name = "suppliers", description = "Supplier offers and framework agreements activated in an emergency"),
         (name = "audit", description = "Who changed what, when"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -94,6 +95,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(catalogue::api_router())
         .merge(needs::api_router())
         .merge(pledges::api_router())
+        .merge(suppliers::api_router())
         .merge(audit::api_router())
 }
 
@@ -120,6 +122,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(auth::page_router())
         .merge(registry::page_router())
         .merge(catalogue::page_router())
+        .merge(suppliers::page_router())
         .merge(audit::page_router())
         .fallback(|| async { AppError::RouteNotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })

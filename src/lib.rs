@@ -20,6 +20,7 @@ pub mod money;
 pub mod needs;
 pub mod pledges;
 pub mod registry;
+pub mod suppliers;
 pub mod telemetry;
 pub mod validate;
 pub mod web;

@@ -112,6 +112,14 @@ pub enum Permission {
         donor_id: i64,
         status: crate::pledges::model::PledgeStatus,
     },
+    /// See supplier offers and agreements (a supplier sees only its own).
+    ReadSupply,
+    /// Make or withdraw an offer for a supplier.
+    OfferForSupplier {
+        supplier_id: i64,
+    },
+    /// Create, activate and end framework agreements.
+    ManageAgreements,
     /// Move a need of a community to a status set by people (cancel, expire, deliver, close).
     ChangeNeedStatus {
         community_id: i64,
@@ -152,6 +160,15 @@ pub fn allows(principal: &Principal, permission: Permission) -> bool {
         },
         Permission::ReadAudit => role == Admin,
         Permission::ReadNeeds => true,
+        Permission::ReadSupply => {
+            matches!(role, Admin | HubCoordinator | FoundationStaff | Supplier)
+        }
+        Permission::OfferForSupplier { supplier_id } => match role {
+            Admin | HubCoordinator => true,
+            Supplier => principal.acts_for(supplier_id),
+            _ => false,
+        },
+        Permission::ManageAgreements => matches!(role, Admin | HubCoordinator),
         Permission::ReadPledges => matches!(role, Admin | HubCoordinator | FoundationStaff | Donor),
         Permission::CreatePledge { donor_id } => match role {
             Admin | HubCoordinator | FoundationStaff => true,

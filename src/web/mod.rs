@@ -35,6 +35,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "login.html",
     "account.html",
     "catalogue.html",
+    "supply.html",
     "organisations/list.html",
     "organisations/show.html",
     "organisations/form.html",
@@ -164,6 +165,12 @@ fn nav_for(principal: Option<&Principal>) -> Vec<NavLink> {
             links.push(NavLink {
                 href: "/catalogue",
                 label: "nav_catalogue",
+            });
+        }
+        if crate::auth::allows(p, Permission::ReadSupply) {
+            links.push(NavLink {
+                href: "/supply",
+                label: "nav_supply",
             });
         }
         if crate::auth::allows(p, Permission::ReadAudit) {

@@ -14,3 +14,4 @@ mod pages;
 mod permissions;
 mod pledges;
 mod registry;
+mod suppliers;

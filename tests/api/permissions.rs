@@ -187,6 +187,34 @@ async fn every_role_meets_every_endpoint() {
             success: 201,
         },
         Case {
+            name: "list supplier offers",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/supplier-offers".into()),
+            body: None,
+            allowed: allowed(&[Admin, HubCoordinator, FoundationStaff, Supplier]),
+            success: 200,
+        },
+        Case {
+            name: "offer for the supplier's own organisation",
+            method: Method::POST,
+            path: Box::new(|_| "/api/v1/supplier-offers".into()),
+            body: Some(Box::new(
+                move |_| json!({"supplier_id": supplier_org, "item_id": mask, "unit_price": "1.20", "weekly_capacity": 100, "lead_days": 1}),
+            )),
+            allowed: allowed(&[Admin, HubCoordinator, Supplier]),
+            success: 201,
+        },
+        Case {
+            name: "record a framework agreement",
+            method: Method::POST,
+            path: Box::new(|_| "/api/v1/agreements".into()),
+            body: Some(Box::new(
+                move |_| json!({"supplier_id": supplier_org, "title": "协议", "offers": [{"item_id": mask, "unit_price": "1.00", "weekly_capacity": 100, "lead_days": 1}]}),
+            )),
+            allowed: allowed(&[Admin, HubCoordinator]),
+            success: 201,
+        },
+        Case {
             name: "read the audit trail",
             method: Method::GET,
             path: Box::new(|_| "/api/v1/audit".into()),
