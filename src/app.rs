@@ -23,8 +23,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    audit, auth, catalogue, config::Settings, db::Db, error::AppError, needs, pledges, registry,
-    suppliers, web,
+    audit, auth, board, catalogue, config::Settings, db::Db, error::AppError, needs, pledges,
+    registry, suppliers, web,
 };
 
 #[derive(Clone)]
@@ -94,6 +94,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(registry::api_router())
         .merge(catalogue::api_router())
         .merge(needs::api_router())
+        .merge(board::api_router())
         .merge(pledges::api_router())
         .merge(suppliers::api_router())
         .merge(audit::api_router())
@@ -122,6 +123,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(auth::page_router())
         .merge(registry::page_router())
         .merge(catalogue::page_router())
+        .merge(board::page_router())
         .merge(suppliers::page_router())
         .merge(audit::page_router())
         .fallback(|| async { AppError::RouteNotFound })

@@ -112,6 +112,8 @@ pub enum Permission {
         donor_id: i64,
         status: crate::pledges::model::PledgeStatus,
     },
+    /// See the hub's board of open needs, supply and shortfall.
+    ReadBoard,
     /// See supplier offers and agreements (a supplier sees only its own).
     ReadSupply,
     /// Make or withdraw an offer for a supplier.
@@ -160,6 +162,7 @@ pub fn allows(principal: &Principal, permission: Permission) -> bool {
         },
         Permission::ReadAudit => role == Admin,
         Permission::ReadNeeds => true,
+        Permission::ReadBoard => matches!(role, Admin | HubCoordinator | FoundationStaff),
         Permission::ReadSupply => {
             matches!(role, Admin | HubCoordinator | FoundationStaff | Supplier)
         }

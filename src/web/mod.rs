@@ -35,6 +35,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "login.html",
     "account.html",
     "catalogue.html",
+    "board.html",
     "supply.html",
     "organisations/list.html",
     "organisations/show.html",
@@ -165,6 +166,12 @@ fn nav_for(principal: Option<&Principal>) -> Vec<NavLink> {
             links.push(NavLink {
                 href: "/catalogue",
                 label: "nav_catalogue",
+            });
+        }
+        if crate::auth::allows(p, Permission::ReadBoard) {
+            links.push(NavLink {
+                href: "/board",
+                label: "nav_board",
             });
         }
         if crate::auth::allows(p, Permission::ReadSupply) {

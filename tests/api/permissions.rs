@@ -215,6 +215,14 @@ async fn every_role_meets_every_endpoint() {
             success: 201,
         },
         Case {
+            name: "read the board",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/board".into()),
+            body: None,
+            allowed: allowed(&[Admin, HubCoordinator, FoundationStaff]),
+            success: 200,
+        },
+        Case {
             name: "read the audit trail",
             method: Method::GET,
             path: Box::new(|_| "/api/v1/audit".into()),
