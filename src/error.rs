@@ -61,6 +61,11 @@ pub enum AppError {
     MissingIdempotencyKey,
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
+    #[error("{rejected} rows of the sheet have errors; nothing was created")]
+    SheetRejected {
+        rejected: usize,
+        report: serde_json::Value,
+    },
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
     #[error("the request body is larger than the limit")]
@@ -88,6 +93,10 @@ pub struct Problem {
     pub request_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For a rejected sheet: the result of every row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<serde_json::Value>,
 }
 
 impl AppError {
@@ -97,7 +106,9 @@ impl AppError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Validation(_) | AppError::SheetRejected { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             AppError::BadRequest { .. } | AppError::MissingIdempotencyKey => {
                 StatusCode::BAD_REQUEST
             }
@@ -118,6 +129,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Validation(_) => "validation",
+            AppError::SheetRejected { .. } => "sheet_rejected",
             AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } => code,
             AppError::MissingIdempotencyKey => "idempotency_key_required",
             AppError::IdempotencyKeyReused => "idempotency_key_reused",
@@ -144,6 +156,10 @@ impl AppError {
             status: status.as_u16(),
             detail: self.to_string(),
             request_id: current_request_id(),
+            report: match self {
+                AppError::SheetRejected { report, .. } => Some(report.clone()),
+                _ => None,
+            },
             errors: match self {
                 AppError::Validation(errors) => errors.clone(),
                 AppError::MissingIdempotencyKey => {

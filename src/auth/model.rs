@@ -97,6 +97,8 @@ pub enum Permission {
     ReadAudit,
     /// See needs (counts only; no personal data is kept).
     ReadNeeds,
+    /// Post needs from a sheet (each row is then checked against `PostNeed`).
+    ImportNeeds,
     /// Post or edit a need for a community.
     PostNeed {
         community_id: i64,
@@ -162,6 +164,7 @@ pub fn allows(principal: &Principal, permission: Permission) -> bool {
         },
         Permission::ReadAudit => role == Admin,
         Permission::ReadNeeds => true,
+        Permission::ImportNeeds => matches!(role, Admin | HubCoordinator | CommunitySecretary),
         Permission::ReadBoard => matches!(role, Admin | HubCoordinator | FoundationStaff),
         Permission::ReadSupply => {
             matches!(role, Admin | HubCoordinator | FoundationStaff | Supplier)

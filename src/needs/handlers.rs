@@ -1,15 +1,18 @@
 //! API handlers for `/api/v1/needs`.
 
 use axum::{
+    body::Bytes,
     extract::{Path, State},
-    http::StatusCode,
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
     Json,
 };
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
+    import::{self, ImportMode, ImportReport},
     model::{Need, NeedInput, NeedStatus},
     store::{self, NeedFilter, NeedPage, NeedVersion},
 };
@@ -17,7 +20,8 @@ use crate::{
     app::AppState,
     auth::{authorize, Auth, Permission},
     error::{AppError, Problem},
-    extract::{ApiJson, ApiQuery},
+    extract::{empty_as_none, ApiJson, ApiQuery},
+    web::Lang,
 };
 
 pub fn api_router() -> OpenApiRouter<AppState> {
@@ -26,6 +30,108 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_need, update_need))
         .routes(routes!(change_status))
         .routes(routes!(need_versions))
+        .routes(routes!(import_needs))
+        .routes(routes!(import_template))
+}
+
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// `all_or_nothing` (default) or `good_rows`.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub mode: Option<ImportMode>,
+    /// The community for rows without a community column (default: a secretary's only community).
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub community_id: Option<i64>,
+}
+
+/// Posts the day's sheet of needs, one row per need. Send the file itself as the body with
+/// `Content-Type: text/csv` or the XLSX type. Headers may be Chinese or English (see the
+/// template). With any bad row nothing is created (422 with every row's result) unless
+/// `mode=good_rows`.
+#[utoipa::path(post, path = "/api/v1/needs/import", tag = "needs", params(ImportQuery),
+    request_body(content = String, content_type = "text/csv"), security(("bearer" = [])),
+    responses((status = 201, body = ImportReport), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+async fn import_needs(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(query): ApiQuery<ImportQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ImportReport>), AppError> {
+    let actor = authorize(actor.as_ref(), Permission::ImportNeeds)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let xlsx = if content_type.starts_with(XLSX) {
+        true
+    } else if content_type.starts_with("text/csv") {
+        false
+    } else {
+        return Err(AppError::UnsupportedMediaType(format!(
+            "send the sheet as text/csv or {XLSX}"
+        )));
+    };
+    let mode = query.mode.unwrap_or(ImportMode::AllOrNothing);
+    let report = super::import_sheet(&state, actor, &body, xlsx, mode, query.community_id).await?;
+    Ok((StatusCode::CREATED, Json(report)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TemplateQuery {
+    /// `xlsx` (default) or `csv`.
+    pub format: Option<String>,
+    /// `zh-CN` (default) or `en`.
+    pub lang: Option<String>,
+}
+
+/// The blank needs sheet, with headers in Chinese or English and one example row.
+#[utoipa::path(get, path = "/api/v1/needs/import/template", tag = "needs", params(TemplateQuery),
+    responses((status = 200, description = "the sheet file"), (status = 422, body = Problem)))]
+async fn import_template(ApiQuery(query): ApiQuery<TemplateQuery>) -> Result<Response, AppError> {
+    let lang = match query.lang.as_deref() {
+        None | Some("") => Lang::ZhCn,
+        Some(code) => Lang::parse(code)
+            .ok_or_else(|| AppError::validation("lang", "unknown_value", "zh-CN or en"))?,
+    };
+    let xlsx = match query.format.as_deref() {
+        None | Some("" | "xlsx") => true,
+        Some("csv") => false,
+        Some(_) => {
+            return Err(AppError::validation(
+                "format",
+                "unknown_value",
+                "xlsx or csv",
+            ))
+        }
+    };
+    let bytes = import::template(lang, xlsx, super::today())?;
+    let (content_type, extension) = if xlsx {
+        (XLSX, "xlsx")
+    } else {
+        ("text/csv; charset=utf-8", "csv")
+    };
+    let name = if lang == Lang::En {
+        "weave-needs-template"
+    } else {
+        "weave-needs-template-zh"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.{extension}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// Needs, most urgent first, with filters.

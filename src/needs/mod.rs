@@ -1,6 +1,7 @@
 //! Needs: what communities ask for. Owns `/api/v1/needs` and the needs pages.
 
 mod handlers;
+pub mod import;
 pub mod model;
 pub mod store;
 
@@ -77,6 +78,14 @@ pub async fn create(
     actor: &Principal,
     input: NeedInput,
 ) -> Result<Need, AppError> {
+    let mut tx = state.db.begin().await?;
+    let created = create_in(&mut tx, actor, input).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Posts one need inside the caller's transaction (a sheet import posts many in one).
+pub async fn create_in(tx: &mut Tx, actor: &Principal, input: NeedInput) -> Result<Need, AppError> {
     authorize(
         Some(actor),
         Permission::PostNeed {
@@ -84,8 +93,7 @@ pub async fn create(
         },
     )?;
     let need = ValidNeed::parse(input, today())?;
-    let mut tx = state.db.begin().await?;
-    let district = check_against_registry(&mut tx, &need).await?;
+    let district = check_against_registry(tx, &need).await?;
     let id = store::insert(tx.conn(), &need, &district, Some(actor.user_id)).await?;
     let created = store::get(tx.conn(), id).await?;
     audit::record(
@@ -98,7 +106,6 @@ pub async fn create(
         Some(&created),
     )
     .await?;
-    tx.commit().await?;
     Ok(created)
 }
 
@@ -213,4 +220,83 @@ pub async fn change_status(
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// Posts every row of a sheet in one transaction. In `all_or_nothing` mode one bad row means
+/// nothing is created and the whole report comes back as a 422 problem.
+pub async fn import_sheet(
+    state: &AppState,
+    actor: &Principal,
+    bytes: &[u8],
+    xlsx: bool,
+    mode: import::ImportMode,
+    community_id: Option<i64>,
+) -> Result<import::ImportReport, AppError> {
+    use import::{ImportMode, ImportReport, RowResult};
+    let rows = import::read_sheet(bytes, xlsx)?;
+    let columns = import::columns(&rows)?;
+    let default_community = community_id.or_else(|| match actor.organisation_ids.as_slice() {
+        [only] if actor.role == crate::auth::Role::CommunitySecretary => Some(*only),
+        _ => None,
+    });
+    let mut tx = state.db.begin().await?;
+    let lookup = store::lookup(tx.conn()).await?;
+    let mut results = Vec::with_capacity(rows.len().saturating_sub(1));
+    for (i, row) in rows.iter().enumerate().skip(1) {
+        let outcome = match import::parse_row(row, &columns, &lookup, default_community) {
+            Ok(input) => create_in(&mut tx, actor, input).await.map_err(row_errors),
+            Err(errors) => Err(errors),
+        };
+        results.push(match outcome {
+            Ok(need) => RowResult {
+                row: i + 1,
+                status: "created".into(),
+                need: Some(need),
+                errors: vec![],
+            },
+            Err(errors) => RowResult {
+                row: i + 1,
+                status: "error".into(),
+                need: None,
+                errors,
+            },
+        });
+    }
+    let rejected = results.iter().filter(|r| r.status == "error").count();
+    if rejected > 0 && mode == ImportMode::AllOrNothing {
+        drop(tx);
+        for r in results.iter_mut().filter(|r| r.status == "created") {
+            r.status = "valid".into();
+            r.need = None;
+        }
+        let report = ImportReport {
+            mode,
+            created: 0,
+            rejected,
+            rows: results,
+        };
+        let report = serde_json::to_value(&report).map_err(anyhow::Error::from)?;
+        return Err(AppError::SheetRejected { rejected, report });
+    }
+    tx.commit().await?;
+    Ok(ImportReport {
+        mode,
+        created: results.len() - rejected,
+        rejected,
+        rows: results,
+    })
+}
+
+/// A row's problem as field errors; anything else (a database failure) aborts the import.
+fn row_errors(error: AppError) -> Vec<crate::error::FieldError> {
+    use crate::error::FieldError;
+    match error {
+        AppError::Validation(errors) => errors,
+        AppError::Forbidden => vec![FieldError::new(
+            "community",
+            "forbidden",
+            "you may not post needs for this community",
+        )],
+        other => vec![FieldError::new("", "failed", other.to_string())],
+    }
 }

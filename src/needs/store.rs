@@ -330,3 +330,45 @@ pub async fn requested(
         active: r.get::<String, _>("status") == "active",
     }))
 }
+
+/// Names a sheet may use, resolved to ids.
+pub async fn lookup(conn: &mut AnyConnection) -> Result<super::import::Lookup, sqlx::Error> {
+    let mut lookup = super::import::Lookup::default();
+    for r in sqlx::query(
+        "SELECT id, name_zh FROM organisations WHERE kind = 'community' AND status = 'active'",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        lookup.communities.insert(r.get("name_zh"), r.get("id"));
+    }
+    for r in sqlx::query("SELECT id, code, name_zh, name_en FROM items WHERE status = 'active'")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let id: i64 = r.get("id");
+        for name in [
+            Some(r.get::<String, _>("code")),
+            Some(r.get("name_zh")),
+            r.get::<Option<String>, _>("name_en"),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            lookup.items.insert(name.to_lowercase(), id);
+        }
+    }
+    for r in sqlx::query("SELECT id, code, name_zh FROM kits WHERE status = 'active'")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let id: i64 = r.get("id");
+        lookup
+            .kits
+            .insert(r.get::<String, _>("code").to_lowercase(), id);
+        lookup
+            .kits
+            .insert(r.get::<String, _>("name_zh").to_lowercase(), id);
+    }
+    Ok(lookup)
+}

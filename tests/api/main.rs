@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod errors;
 mod health;
+mod import;
 mod needs;
 mod openapi;
 mod pages;
