@@ -3,9 +3,11 @@
 mod handlers;
 pub mod import;
 pub mod model;
+mod pages;
 pub mod store;
 
 pub use handlers::api_router;
+pub use pages::page_router;
 
 use chrono::NaiveDate;
 use model::{Need, NeedInput, NeedStatus, ValidNeed};

@@ -36,6 +36,10 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "account.html",
     "catalogue.html",
     "board.html",
+    "needs/list.html",
+    "needs/form.html",
+    "needs/show.html",
+    "needs/import.html",
     "supply.html",
     "organisations/list.html",
     "organisations/show.html",
@@ -166,6 +170,12 @@ fn nav_for(principal: Option<&Principal>) -> Vec<NavLink> {
             links.push(NavLink {
                 href: "/catalogue",
                 label: "nav_catalogue",
+            });
+        }
+        if crate::auth::allows(p, Permission::ReadNeeds) {
+            links.push(NavLink {
+                href: "/needs",
+                label: "nav_needs",
             });
         }
         if crate::auth::allows(p, Permission::ReadBoard) {

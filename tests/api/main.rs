@@ -11,6 +11,7 @@ mod errors;
 mod health;
 mod import;
 mod needs;
+mod needs_pages;
 mod openapi;
 mod pages;
 mod permissions;
