@@ -125,6 +125,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(catalogue::page_router())
         .merge(board::page_router())
         .merge(needs::page_router())
+        .merge(pledges::page_router())
         .merge(suppliers::page_router())
         .merge(audit::page_router())
         .fallback(|| async { AppError::RouteNotFound })

@@ -2,9 +2,11 @@
 
 mod handlers;
 pub mod model;
+mod pages;
 pub mod store;
 
 pub use handlers::api_router;
+pub use pages::page_router;
 
 use axum::http::StatusCode;
 use model::{Pledge, PledgeInput, PledgeStatus, ValidPledge};

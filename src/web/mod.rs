@@ -40,6 +40,9 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "needs/form.html",
     "needs/show.html",
     "needs/import.html",
+    "pledges/list.html",
+    "pledges/form.html",
+    "pledges/show.html",
     "supply.html",
     "organisations/list.html",
     "organisations/show.html",
@@ -176,6 +179,12 @@ fn nav_for(principal: Option<&Principal>) -> Vec<NavLink> {
             links.push(NavLink {
                 href: "/needs",
                 label: "nav_needs",
+            });
+        }
+        if crate::auth::allows(p, Permission::ReadPledges) {
+            links.push(NavLink {
+                href: "/pledges",
+                label: "nav_pledges",
             });
         }
         if crate::auth::allows(p, Permission::ReadBoard) {

@@ -16,5 +16,6 @@ mod openapi;
 mod pages;
 mod permissions;
 mod pledges;
+mod pledges_pages;
 mod registry;
 mod suppliers;
