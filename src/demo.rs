@@ -638,15 +638,260 @@ pub async fn load(db: &Db) -> anyhow::Result<String> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    let hub_user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(ACCOUNTS[1].0)
+        .fetch_one(tx.conn())
+        .await?;
+    let counts = load_activity(&mut tx, hub_user, &community_ids, &item_ids, &find).await?;
     tx.commit().await?;
     Ok(format!(
-        "Loaded the demo hub: {} communities, {} other organisations, {} catalogue items, {} accounts.\n{}",
+        "Loaded the demo hub: {} communities, {} other organisations, {} catalogue items, {counts}, {} accounts.\n{}",
         COMMUNITIES.len(),
         OTHERS.len(),
         item_ids.len(),
         ACCOUNTS.len(),
         credentials()
     ))
+}
+
+/// A day of the emergency: open needs from every community, pledges of money and goods, a
+/// standing offer and a dormant framework agreement.
+async fn load_activity(
+    tx: &mut crate::db::Tx,
+    hub_user: i64,
+    communities: &[i64],
+    items: &[(&'static str, i64)],
+    find: &dyn Fn(&str) -> Option<i64>,
+) -> anyhow::Result<String> {
+    use crate::{
+        money::Money,
+        needs::model::{BeneficiaryGroup as G, DeliveryMode, Subsidy, Urgency, ValidNeed},
+        pledges::model::{Earmark, PledgeKind, PledgeStatus, ValidPledge},
+        suppliers::model::OfferTerms,
+    };
+    let item = |code: &str| {
+        items
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, id)| *id)
+            .expect("demo item")
+    };
+    let today = crate::needs::today();
+    let day = |n: i64| Some(today + chrono::Duration::days(n));
+    // (item, quantity, urgency, group, beneficiaries, days until needed, delivery)
+    let pattern: &[(&str, i64, Urgency, G, i64, i64, DeliveryMode)] = &[
+        (
+            "mask",
+            440,
+            Urgency::Critical,
+            G::EldersLivingAlone,
+            220,
+            1,
+            DeliveryMode::HomeDelivery,
+        ),
+        (
+            "vegetable_pack",
+            220,
+            Urgency::High,
+            G::EldersLivingAlone,
+            220,
+            2,
+            DeliveryMode::HomeDelivery,
+        ),
+        (
+            "disinfectant_84",
+            120,
+            Urgency::Normal,
+            G::Residents,
+            1900,
+            5,
+            DeliveryMode::Pickup,
+        ),
+        (
+            "thermometer",
+            4,
+            Urgency::High,
+            G::CommunityWorkers,
+            12,
+            3,
+            DeliveryMode::Pickup,
+        ),
+        (
+            "boxed_meal",
+            60,
+            Urgency::Critical,
+            G::QuarantinedHouseholds,
+            60,
+            1,
+            DeliveryMode::HomeDelivery,
+        ),
+    ];
+    let mut needs = 0;
+    for (n, &community) in communities.iter().enumerate() {
+        let district: String =
+            sqlx::query_scalar("SELECT district FROM organisations WHERE id = $1")
+                .bind(community)
+                .fetch_one(tx.conn())
+                .await?;
+        // Each community asks for a different share of the day's list, scaled a little.
+        for (k, &(code, quantity, urgency, group, count, days, delivery)) in
+            pattern.iter().enumerate()
+        {
+            if (n + k) % 4 == 3 {
+                continue;
+            }
+            let need = ValidNeed {
+                community_id: community,
+                item_id: Some(item(code)),
+                kit_id: None,
+                quantity: quantity + (n as i64 % 3) * quantity / 10,
+                subsidy: None,
+                urgency,
+                beneficiary_group: group,
+                beneficiary_count: count,
+                needed_by: day(days),
+                delivery_mode: delivery,
+                note: None,
+            };
+            crate::needs::store::insert(tx.conn(), &need, &district, Some(hub_user)).await?;
+            needs += 1;
+        }
+        if n < 4 {
+            let allowance = ValidNeed {
+                community_id: community,
+                item_id: Some(item("volunteer_allowance")),
+                kit_id: None,
+                quantity: 30 * 7,
+                subsidy: Some(Subsidy {
+                    headcount: 30,
+                    days: 7,
+                    rate: Money::from_fen(5000),
+                }),
+                urgency: Urgency::Normal,
+                beneficiary_group: G::Volunteers,
+                beneficiary_count: 30,
+                needed_by: day(7),
+                delivery_mode: DeliveryMode::Pickup,
+                note: Some("社区志愿者一周补贴".into()),
+            };
+            crate::needs::store::insert(tx.conn(), &allowance, &district, Some(hub_user)).await?;
+            needs += 1;
+        }
+    }
+    let chamber = find("汉口商会").expect("demo donor");
+    let pharma = find("长江医药集团").expect("demo donor");
+    let wang = find("王女士").expect("demo donor");
+    let pledges = [
+        (
+            chamber,
+            PledgeKind::Money,
+            Some(Money::from_fen(20_000_000)),
+            None,
+            None,
+            Earmark {
+                categories: vec![Category::Protective, Category::Disinfection],
+                ..Earmark::default()
+            },
+            PledgeStatus::Received,
+        ),
+        (
+            chamber,
+            PledgeKind::Money,
+            Some(Money::from_fen(5_000_000)),
+            None,
+            None,
+            Earmark {
+                groups: vec![G::EldersLivingAlone],
+                districts: vec!["江汉区".into()],
+                ..Earmark::default()
+            },
+            PledgeStatus::Pledged,
+        ),
+        (
+            pharma,
+            PledgeKind::Goods,
+            None,
+            Some(item("mask")),
+            Some(3000),
+            Earmark::default(),
+            PledgeStatus::Received,
+        ),
+        (
+            pharma,
+            PledgeKind::Goods,
+            None,
+            Some(item("alcohol_75")),
+            Some(400),
+            Earmark::default(),
+            PledgeStatus::Pledged,
+        ),
+        (
+            wang,
+            PledgeKind::Money,
+            Some(Money::from_fen(200_000)),
+            None,
+            None,
+            Earmark::default(),
+            PledgeStatus::Received,
+        ),
+    ];
+    for (donor, kind, amount, item_id, quantity, earmark, status) in pledges.iter().cloned() {
+        let pledge = ValidPledge {
+            donor_id: donor,
+            kind,
+            amount,
+            item_id,
+            quantity,
+            expires_on: None,
+            available_from: None,
+            pickup_location: None,
+            earmark,
+            note: None,
+        };
+        let id = crate::pledges::store::insert(tx.conn(), &pledge, hub_user).await?;
+        crate::pledges::store::set_status(tx.conn(), id, status, None).await?;
+    }
+    let protective = find("汉阳防护用品有限公司").expect("demo supplier");
+    let produce = find("白沙洲农副产品市场").expect("demo supplier");
+    let terms = |code: &str, price: i64, capacity: i64, lead: i64| OfferTerms {
+        item_id: item(code),
+        unit_price: Money::from_fen(price),
+        weekly_capacity: capacity,
+        lead_days: lead,
+        min_order: None,
+        valid_from: None,
+        valid_until: None,
+    };
+    crate::suppliers::store::insert_offer(
+        tx.conn(),
+        produce,
+        None,
+        &terms("vegetable_pack", 2800, 3000, 1),
+    )
+    .await?;
+    crate::suppliers::store::insert_offer(
+        tx.conn(),
+        protective,
+        None,
+        &terms("disinfectant_84", 750, 2000, 2),
+    )
+    .await?;
+    let agreement = crate::suppliers::store::insert_agreement(
+        tx.conn(),
+        protective,
+        "应急防护用品框架协议",
+        None,
+        Some("平时不下单；启动应急响应后按协议价供货"),
+    )
+    .await?;
+    for t in [
+        terms("mask", 110, 20_000, 1),
+        terms("n95", 600, 2_000, 2),
+        terms("gloves", 70, 10_000, 1),
+    ] {
+        crate::suppliers::store::insert_offer(tx.conn(), protective, Some(agreement), &t).await?;
+    }
+    Ok(format!("{needs} open needs, {} pledges, 3 supplier offers under 1 dormant agreement and 2 standing offers", pledges.len()))
 }
 
 async fn load_catalogue(tx: &mut crate::db::Tx) -> anyhow::Result<Vec<(&'static str, i64)>> {

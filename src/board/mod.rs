@@ -2,6 +2,8 @@
 //! stock, shortfall — what the field notes call seeing what the communities lack. Kits are
 //! counted as the items they are made of.
 
+use std::collections::{BTreeMap, HashMap};
+
 use axum::{extract::State, response::Html, routing::get, Json, Router};
 use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
@@ -71,17 +73,23 @@ pub struct Board {
     pub open_needs: i64,
 }
 
-/// Open needs, one row per item they ask for (a kit need contributes each of its items).
-const OPEN_LINES: &str = "SELECT n.id AS need_id, n.community_id, n.district, n.urgency, n.beneficiary_group, \
-        n.item_id, n.quantity AS qty FROM needs n \
-        WHERE n.item_id IS NOT NULL AND n.status IN ('open', 'partially_matched') \
-    UNION ALL \
-    SELECT n.id, n.community_id, n.district, n.urgency, n.beneficiary_group, ki.item_id, n.quantity * ki.quantity \
-        FROM needs n JOIN kit_items ki ON ki.kit_id = n.kit_id \
-        WHERE n.status IN ('open', 'partially_matched')";
+/// Open needs grouped by district and item, from the covering index alone. Needs for kits are
+/// grouped by kit here and expanded into their items in code (kit needs are few).
+const GROUPED: &str =
+    "SELECT n.district, n.item_id, n.kit_id, CAST(SUM(n.quantity) AS BIGINT) AS asked, \
+    COUNT(*) AS needs, COUNT(DISTINCT n.community_id) AS communities, \
+    CAST(SUM(CASE WHEN n.urgency = 'critical' THEN 1 ELSE 0 END) AS BIGINT) AS critical_needs \
+    FROM needs n WHERE n.status IN ('open', 'partially_matched') \
+    AND (CAST($1 AS TEXT) IS NULL OR n.urgency = $1) \
+    AND (CAST($2 AS TEXT) IS NULL OR n.beneficiary_group = $2) \
+    AND (CAST($3 AS TEXT) IS NULL OR n.district = $3) \
+    GROUP BY n.district, n.item_id, n.kit_id";
 
-const FILTER: &str = "(CAST($1 AS TEXT) IS NULL OR i.category = $1) AND (CAST($2 AS TEXT) IS NULL OR x.urgency = $2) \
-    AND (CAST($3 AS TEXT) IS NULL OR x.beneficiary_group = $3) AND (CAST($4 AS TEXT) IS NULL OR x.district = $4)";
+struct ItemInfo {
+    name: String,
+    unit: String,
+    category: Category,
+}
 
 pub async fn board(conn: &mut AnyConnection, filter: &BoardFilter) -> Result<Board, sqlx::Error> {
     let district = filter
@@ -89,23 +97,40 @@ pub async fn board(conn: &mut AnyConnection, filter: &BoardFilter) -> Result<Boa
         .as_deref()
         .map(str::trim)
         .filter(|d| !d.is_empty());
-    macro_rules! bind_filter {
-        ($q:expr) => {
-            $q.bind(filter.category.map(Category::as_str))
-                .bind(filter.urgency.map(Urgency::as_str))
-                .bind(filter.beneficiary_group.map(BeneficiaryGroup::as_str))
-                .bind(district)
-        };
+    let rows = sqlx::query(GROUPED)
+        .bind(filter.urgency.map(Urgency::as_str))
+        .bind(filter.beneficiary_group.map(BeneficiaryGroup::as_str))
+        .bind(district)
+        .fetch_all(&mut *conn)
+        .await?;
+    let items: HashMap<i64, ItemInfo> =
+        sqlx::query("SELECT id, name_zh, unit_zh, category FROM items")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| {
+                let category =
+                    Category::parse(&r.get::<String, _>("category")).unwrap_or(Category::Service);
+                (
+                    r.get("id"),
+                    ItemInfo {
+                        name: r.get("name_zh"),
+                        unit: r.get("unit_zh"),
+                        category,
+                    },
+                )
+            })
+            .collect();
+    let mut kit_lines: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
+    for r in sqlx::query("SELECT kit_id, item_id, quantity FROM kit_items")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        kit_lines
+            .entry(r.get("kit_id"))
+            .or_default()
+            .push((r.get("item_id"), r.get("quantity")));
     }
-    let item_rows = bind_filter!(sqlx::query(&format!(
-        "SELECT x.item_id, i.name_zh, i.unit_zh, i.category, CAST(SUM(x.qty) AS BIGINT) AS asked, \
-         COUNT(DISTINCT x.need_id) AS needs, \
-         COUNT(DISTINCT CASE WHEN x.urgency = 'critical' THEN x.need_id END) AS critical_needs \
-         FROM ({OPEN_LINES}) x JOIN items i ON i.id = x.item_id WHERE {FILTER} \
-         GROUP BY x.item_id, i.name_zh, i.unit_zh, i.category"
-    )))
-    .fetch_all(&mut *conn)
-    .await?;
     let supply_rows = sqlx::query(
         "SELECT item_id, CAST(SUM(CASE WHEN status = 'pledged' THEN quantity ELSE 0 END) AS BIGINT) AS pledged, \
          CAST(SUM(CASE WHEN status = 'received' THEN quantity ELSE 0 END) AS BIGINT) AS in_stock \
@@ -113,7 +138,7 @@ pub async fn board(conn: &mut AnyConnection, filter: &BoardFilter) -> Result<Boa
     )
     .fetch_all(&mut *conn)
     .await?;
-    let supply: std::collections::HashMap<i64, (i64, i64)> = supply_rows
+    let supply: HashMap<i64, (i64, i64)> = supply_rows
         .iter()
         .map(|r| {
             (
@@ -122,25 +147,73 @@ pub async fn board(conn: &mut AnyConnection, filter: &BoardFilter) -> Result<Boa
             )
         })
         .collect();
-    let mut by_item: Vec<ItemLine> = item_rows
-        .iter()
-        .map(|r| {
-            let item_id: i64 = r.get("item_id");
-            let asked: i64 = r.get("asked");
-            let (pledged, in_stock) = supply.get(&item_id).copied().unwrap_or((0, 0));
-            ItemLine {
-                item_id,
-                item: r.get("name_zh"),
-                unit: r.get("unit_zh"),
-                category: Category::parse(&r.get::<String, _>("category"))
-                    .unwrap_or(Category::Service),
-                asked,
-                needs: r.get("needs"),
-                critical_needs: r.get("critical_needs"),
-                pledged,
-                in_stock,
-                shortfall: (asked - pledged - in_stock).max(0),
+
+    // (district, item) → line; a kit need adds to each of its items.
+    let mut districts: BTreeMap<(String, i64), DistrictLine> = BTreeMap::new();
+    for r in &rows {
+        let district: String = r.get("district");
+        let parts: Vec<(i64, i64)> = match (
+            r.get::<Option<i64>, _>("item_id"),
+            r.get::<Option<i64>, _>("kit_id"),
+        ) {
+            (Some(item), _) => vec![(item, 1)],
+            (None, Some(kit)) => kit_lines.get(&kit).cloned().unwrap_or_default(),
+            (None, None) => Vec::new(),
+        };
+        for (item_id, per_unit) in parts {
+            let Some(info) = items.get(&item_id) else {
+                continue;
+            };
+            if filter.category.is_some_and(|c| c != info.category) {
+                continue;
             }
+            let line = districts
+                .entry((district.clone(), item_id))
+                .or_insert_with(|| DistrictLine {
+                    district: district.clone(),
+                    item_id,
+                    item: info.name.clone(),
+                    unit: info.unit.clone(),
+                    asked: 0,
+                    needs: 0,
+                    communities: 0,
+                    critical_needs: 0,
+                });
+            line.asked += r.get::<i64, _>("asked") * per_unit;
+            line.needs += r.get::<i64, _>("needs");
+            // Counted per row: a community asking for an item and for a kit holding it counts twice.
+            line.communities += r.get::<i64, _>("communities");
+            line.critical_needs += r.get::<i64, _>("critical_needs");
+        }
+    }
+    let mut by_district: Vec<DistrictLine> = districts.into_values().collect();
+    let mut totals: BTreeMap<i64, ItemLine> = BTreeMap::new();
+    for line in &by_district {
+        let info = &items[&line.item_id];
+        let total = totals.entry(line.item_id).or_insert_with(|| ItemLine {
+            item_id: line.item_id,
+            item: info.name.clone(),
+            unit: info.unit.clone(),
+            category: info.category,
+            asked: 0,
+            needs: 0,
+            critical_needs: 0,
+            pledged: 0,
+            in_stock: 0,
+            shortfall: 0,
+        });
+        total.asked += line.asked;
+        total.needs += line.needs;
+        total.critical_needs += line.critical_needs;
+    }
+    let mut by_item: Vec<ItemLine> = totals
+        .into_values()
+        .map(|mut line| {
+            let (pledged, in_stock) = supply.get(&line.item_id).copied().unwrap_or((0, 0));
+            line.pledged = pledged;
+            line.in_stock = in_stock;
+            line.shortfall = (line.asked - pledged - in_stock).max(0);
+            line
         })
         .collect();
     // The largest shortfall first: that is where the hub must look.
@@ -150,29 +223,13 @@ pub async fn board(conn: &mut AnyConnection, filter: &BoardFilter) -> Result<Boa
             .then(b.asked.cmp(&a.asked))
             .then(a.item_id.cmp(&b.item_id))
     });
+    by_district.sort_by(|a, b| {
+        a.district
+            .cmp(&b.district)
+            .then(b.asked.cmp(&a.asked))
+            .then(a.item_id.cmp(&b.item_id))
+    });
 
-    let district_rows = bind_filter!(sqlx::query(&format!(
-        "SELECT x.district, x.item_id, i.name_zh, i.unit_zh, CAST(SUM(x.qty) AS BIGINT) AS asked, \
-         COUNT(DISTINCT x.need_id) AS needs, COUNT(DISTINCT x.community_id) AS communities, \
-         COUNT(DISTINCT CASE WHEN x.urgency = 'critical' THEN x.need_id END) AS critical_needs \
-         FROM ({OPEN_LINES}) x JOIN items i ON i.id = x.item_id WHERE {FILTER} \
-         GROUP BY x.district, x.item_id, i.name_zh, i.unit_zh ORDER BY x.district, asked DESC, x.item_id"
-    )))
-    .fetch_all(&mut *conn)
-    .await?;
-    let by_district = district_rows
-        .iter()
-        .map(|r| DistrictLine {
-            district: r.get("district"),
-            item_id: r.get("item_id"),
-            item: r.get("name_zh"),
-            unit: r.get("unit_zh"),
-            asked: r.get("asked"),
-            needs: r.get("needs"),
-            communities: r.get("communities"),
-            critical_needs: r.get("critical_needs"),
-        })
-        .collect();
     let money_fen: Option<i64> = sqlx::query_scalar(
         "SELECT CAST(SUM(amount_fen) AS BIGINT) FROM pledges WHERE kind = 'money' AND status IN ('pledged', 'received')",
     )

@@ -40,6 +40,7 @@ pub fn page_router() -> Router<AppState> {
     Router::new()
         .route("/supply", get(supply_page))
         .route("/supply/agreements/{id}/activate", post(activate_form))
+        .route("/supply/offers", post(offer_form))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -215,6 +216,15 @@ async fn supply_page(
     let offers = store::list_offers(&mut conn, scope, None, None, today()).await?;
     let standing: Vec<&Offer> = offers.iter().filter(|o| o.agreement_id.is_none()).collect();
     let agreements = store::list_agreements(&mut conn, scope, today()).await?;
+    let suppliers: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, name_zh FROM organisations WHERE kind = 'supplier' AND status = 'active' ORDER BY name_zh")
+            .fetch_all(&mut *conn)
+            .await?;
+    let suppliers: Vec<(i64, String)> = suppliers
+        .into_iter()
+        .filter(|(id, _)| allows(actor, Permission::OfferForSupplier { supplier_id: *id }))
+        .collect();
+    let items = crate::catalogue::store::list_items(&mut conn, None).await?;
     page.render(
         &state,
         "supply.html",
@@ -222,6 +232,8 @@ async fn supply_page(
             offers => Value::from_serialize(&standing),
             agreements => Value::from_serialize(&agreements),
             can_activate => allows(actor, Permission::ManageAgreements),
+            suppliers => Value::from_serialize(&suppliers),
+            items => Value::from_serialize(&items),
         },
     )
 }
@@ -240,5 +252,66 @@ async fn activate_form(
 ) -> Result<Redirect, AppError> {
     let actor = page.check_csrf(&form.csrf)?;
     super::change_agreement(&state, actor, id, AgreementStatus::Active, &form.reason).await?;
+    Ok(Redirect::to("/supply"))
+}
+
+#[derive(Deserialize)]
+struct OfferForm {
+    csrf: String,
+    supplier_id: String,
+    item_id: String,
+    unit_price: String,
+    weekly_capacity: String,
+    lead_days: String,
+    #[serde(default)]
+    min_order: String,
+}
+
+/// A supplier (or the hub) records a standing offer from the supply page.
+async fn offer_form(
+    State(state): State<AppState>,
+    page: PageCtx,
+    FormBody(form): FormBody<OfferForm>,
+) -> Result<Redirect, AppError> {
+    let actor = page.check_csrf(&form.csrf)?;
+    let mut errors = Vec::new();
+    let mut int = |field: &str, text: &str| -> i64 {
+        text.trim().parse().unwrap_or_else(|_| {
+            errors.push(crate::error::FieldError::new(
+                field,
+                "invalid",
+                "must be a whole number",
+            ));
+            0
+        })
+    };
+    let supplier_id = int("supplier_id", &form.supplier_id);
+    let item_id = int("item_id", &form.item_id);
+    let weekly_capacity = int("weekly_capacity", &form.weekly_capacity);
+    let lead_days = int("lead_days", &form.lead_days);
+    let min_order = Some(form.min_order.trim())
+        .filter(|m| !m.is_empty())
+        .map(|m| int("min_order", m));
+    let unit_price = form
+        .unit_price
+        .trim()
+        .parse()
+        .map_err(|e: crate::money::MoneyError| {
+            AppError::validation("unit_price", "invalid", e.to_string())
+        });
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let input = OfferInput {
+        supplier_id,
+        item_id,
+        unit_price: unit_price?,
+        weekly_capacity,
+        lead_days,
+        min_order,
+        valid_from: None,
+        valid_until: None,
+    };
+    super::create_offer(&state, actor, input).await?;
     Ok(Redirect::to("/supply"))
 }

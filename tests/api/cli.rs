@@ -162,6 +162,20 @@ async fn migrate_user_add_and_demo_work_on_the_configured_database() {
     .await
     .unwrap();
     assert_eq!(pack, 4, "masks, alcohol, 84 disinfectant and wipes");
+    let open_needs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM needs WHERE status = 'open'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert!(
+        open_needs >= 40,
+        "every community has posted the day's needs: {open_needs}"
+    );
+    let dormant: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM agreements WHERE status = 'dormant'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(dormant, 1);
     let bound: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM user_organisations uo JOIN users u ON u.id = uo.user_id WHERE u.email = 'sec@hub.org'",
     )
@@ -212,6 +226,30 @@ async fn serve_with_demo_data_answers_and_stops_cleanly_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(token.status(), 201, "the printed demo credentials work");
+    let token = token.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let board: serde_json::Value = client
+        .get(format!("http://127.0.0.1:{port}/api/v1/board"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let masks = board["by_item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["item"] == "一次性医用口罩")
+        .unwrap();
+    assert_eq!(
+        masks["in_stock"], 3000,
+        "the demo board shows received masks"
+    );
+    assert!(masks["asked"].as_i64().unwrap() > 3000);
     assert!(
         tmp.path().join("session.key").exists(),
         "a session key is generated and kept"
