@@ -34,7 +34,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn page_router() -> Router<AppState> {
-    Router::new().route("/catalogue", get(catalogue_page))
+    Router::new()
+        .route("/catalogue", get(catalogue_page))
+        .route("/catalogue/items", axum::routing::post(item_form))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -163,18 +165,117 @@ async fn catalogue_page(
     page: PageCtx,
     ApiQuery(filter): ApiQuery<ItemFilter>,
 ) -> Result<Html<String>, AppError> {
-    page.authorize(Permission::ReadCatalogue)?;
+    render_catalogue(&state, &page, filter.category, &ItemForm::default(), &[]).await
+}
+
+async fn render_catalogue(
+    state: &AppState,
+    page: &PageCtx,
+    category: Option<Category>,
+    form: &ItemForm,
+    errors: &[crate::error::FieldError],
+) -> Result<Html<String>, AppError> {
+    let actor = page.authorize(Permission::ReadCatalogue)?;
     let mut conn = state.db.pool().acquire().await?;
-    let items = store::list_items(&mut conn, filter.category).await?;
+    let items = store::list_items(&mut conn, category).await?;
     let kits = store::list_kits(&mut conn).await?;
     page.render(
-        &state,
+        state,
         "catalogue.html",
         context! {
             items => Value::from_serialize(&items),
             kits => Value::from_serialize(&kits),
             categories => Category::ALL.map(Category::as_str).to_vec(),
-            category => filter.category.map(Category::as_str),
+            category => category.map(Category::as_str),
+            can_manage => crate::auth::allows(actor, Permission::ManageCatalogue),
+            form => Value::from_serialize(form),
+            errors => Value::from_serialize(errors),
         },
     )
+}
+
+/// The add-an-item form as typed.
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+struct ItemForm {
+    csrf: String,
+    code: String,
+    name_zh: String,
+    name_en: String,
+    category: String,
+    unit_zh: String,
+    unit_en: String,
+    reference_price: String,
+    shelf_life_days: String,
+}
+
+/// A hub coordinator adds an item from the catalogue page.
+async fn item_form(
+    State(state): State<AppState>,
+    page: PageCtx,
+    crate::extract::FormBody(form): crate::extract::FormBody<ItemForm>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    let actor = page.check_csrf(&form.csrf)?;
+    authorize(Some(actor), Permission::ManageCatalogue)?;
+    let mut errors = Vec::new();
+    let category = Category::parse(&form.category);
+    if category.is_none() {
+        errors.push(crate::error::FieldError::new(
+            "category",
+            "required",
+            "choose a category",
+        ));
+    }
+    let reference_price = match form.reference_price.trim() {
+        "" => None,
+        text => text
+            .parse()
+            .map_err(|e: crate::money::MoneyError| {
+                errors.push(crate::error::FieldError::new(
+                    "reference_price",
+                    "invalid",
+                    e.to_string(),
+                ))
+            })
+            .ok(),
+    };
+    let shelf_life_days = match form.shelf_life_days.trim() {
+        "" => None,
+        text => text
+            .parse()
+            .map_err(|_| {
+                errors.push(crate::error::FieldError::new(
+                    "shelf_life_days",
+                    "invalid",
+                    "must be a whole number",
+                ))
+            })
+            .ok(),
+    };
+    let result = match category {
+        Some(category) if errors.is_empty() => {
+            let input = ItemInput {
+                code: form.code.clone(),
+                name_zh: form.name_zh.clone(),
+                name_en: Some(form.name_en.clone()),
+                category,
+                unit_zh: form.unit_zh.clone(),
+                unit_en: Some(form.unit_en.clone()),
+                reference_price,
+                shelf_life_days,
+            };
+            super::create_item(&state, Actor::User(actor), input).await
+        }
+        _ => Err(AppError::Validation(errors)),
+    };
+    match result {
+        Ok(_) => Ok(axum::response::Redirect::to("/catalogue").into_response()),
+        Err(AppError::Validation(errors)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render_catalogue(&state, &page, None, &form, &errors).await?,
+        )
+            .into_response()),
+        Err(other) => Err(other),
+    }
 }

@@ -227,3 +227,82 @@ async fn the_catalogue_page_lists_items_in_both_languages() {
         .unwrap();
     assert!(en.contains("Medical mask") && en.contains("Protective"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_adds_an_item_from_the_catalogue_page() {
+    let app = TestApp::new().await;
+    let hub = app.user(Role::HubCoordinator).await;
+    let browser = app.browser();
+    let csrf = app.sign_in(&browser, &hub.email, &hub.password).await;
+    let bad = browser
+        .post(app.url("/catalogue/items"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("code", "Hand Warmer"),
+            ("name_zh", "暖宝宝"),
+            ("category", "daily_necessities"),
+            ("unit_zh", "片"),
+            ("reference_price", "1.005"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let html = bad.text().await.unwrap();
+    assert!(html.contains("reference_price") && html.contains("value=\"暖宝宝\""));
+    let good = browser
+        .post(app.url("/catalogue/items"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("code", "hand_warmer"),
+            ("name_zh", "暖宝宝"),
+            ("category", "daily_necessities"),
+            ("unit_zh", "片"),
+            ("reference_price", "1.00"),
+            ("shelf_life_days", "730"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 303);
+    let items = body(
+        app.get("/api/v1/items", Some(&hub.token))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(items[0]["code"], "hand_warmer");
+    assert_eq!(items[0]["shelf_life_days"], 730);
+
+    let secretary = app.user(Role::CommunitySecretary).await;
+    let other = app.browser();
+    let csrf = app
+        .sign_in(&other, &secretary.email, &secretary.password)
+        .await;
+    let page = other
+        .get(app.url("/catalogue"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("/catalogue/items"),
+        "only the hub manages the catalogue"
+    );
+    let refused = other
+        .post(app.url("/catalogue/items"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("code", "x"),
+            ("name_zh", "x"),
+            ("category", "food"),
+            ("unit_zh", "个"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+}
