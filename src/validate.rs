@@ -1,7 +1,12 @@
 //! Field-by-field input checks that collect every problem before answering, so a user fixes a
 //! form once rather than one error per submit.
 
-use crate::error::{AppError, FieldError};
+use chrono::NaiveDate;
+
+use crate::{
+    error::{AppError, FieldError},
+    money::{Money, MoneyError},
+};
 
 #[derive(Default)]
 pub struct Fields {
@@ -80,6 +85,45 @@ impl Fields {
         value
     }
 
+    /// A whole number typed in a form; empty means absent.
+    pub fn form_int(&mut self, field: &str, text: &str) -> Option<i64> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let parsed = text.replace(',', "").parse().ok();
+        if parsed.is_none() {
+            self.push(field, "invalid", "must be a whole number");
+        }
+        parsed
+    }
+
+    /// An amount of yuan typed in a form; empty means absent.
+    pub fn form_money(&mut self, field: &str, text: &str) -> Option<Money> {
+        match text.trim() {
+            "" => None,
+            text => text
+                .parse()
+                .map_err(|e: MoneyError| self.push(field, "invalid", e.to_string()))
+                .ok(),
+        }
+    }
+
+    /// A date typed in a form (2020-02-12, or 2020/02/12 as spreadsheets write it).
+    pub fn form_date(&mut self, field: &str, text: &str) -> Option<NaiveDate> {
+        match text.trim() {
+            "" => None,
+            text => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .or_else(|_| NaiveDate::parse_from_str(text, "%Y/%m/%d"))
+                .map_err(|_| self.push(field, "invalid", "write dates as 2020-02-12"))
+                .ok(),
+        }
+    }
+
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
+    }
+
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }
@@ -96,6 +140,24 @@ impl Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_text_becomes_typed_values_or_named_errors() {
+        let mut f = Fields::new();
+        assert_eq!(f.form_int("a", " 1,900 "), Some(1900));
+        assert_eq!(f.form_int("b", ""), None);
+        assert_eq!(f.form_money("c", "12.50").map(Money::fen), Some(1250));
+        assert_eq!(
+            f.form_date("d", "2020/02/12"),
+            NaiveDate::from_ymd_opt(2020, 2, 12)
+        );
+        assert!(f.is_empty());
+        f.form_int("e", "many");
+        f.form_money("f", "1.005");
+        f.form_date("g", "tomorrow");
+        let fields: Vec<_> = f.into_errors().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["e", "f", "g"]);
+    }
 
     #[test]
     fn collects_every_problem() {

@@ -218,41 +218,14 @@ async fn item_form(
     use axum::response::IntoResponse;
     let actor = page.check_csrf(&form.csrf)?;
     authorize(Some(actor), Permission::ManageCatalogue)?;
-    let mut errors = Vec::new();
+    let mut f = crate::validate::Fields::new();
     let category = Category::parse(&form.category);
     if category.is_none() {
-        errors.push(crate::error::FieldError::new(
-            "category",
-            "required",
-            "choose a category",
-        ));
+        f.push("category", "required", "choose a category");
     }
-    let reference_price = match form.reference_price.trim() {
-        "" => None,
-        text => text
-            .parse()
-            .map_err(|e: crate::money::MoneyError| {
-                errors.push(crate::error::FieldError::new(
-                    "reference_price",
-                    "invalid",
-                    e.to_string(),
-                ))
-            })
-            .ok(),
-    };
-    let shelf_life_days = match form.shelf_life_days.trim() {
-        "" => None,
-        text => text
-            .parse()
-            .map_err(|_| {
-                errors.push(crate::error::FieldError::new(
-                    "shelf_life_days",
-                    "invalid",
-                    "must be a whole number",
-                ))
-            })
-            .ok(),
-    };
+    let reference_price = f.form_money("reference_price", &form.reference_price);
+    let shelf_life_days = f.form_int("shelf_life_days", &form.shelf_life_days);
+    let errors = f.into_errors();
     let result = match category {
         Some(category) if errors.is_empty() => {
             let input = ItemInput {

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::model::{BeneficiaryGroup, DeliveryMode, Need, NeedInput, Subsidy, Urgency};
 use crate::{
     error::{AppError, FieldError},
+    validate::Fields,
     web::Lang,
 };
 
@@ -191,33 +192,17 @@ fn header_map(header: &[String]) -> Result<HashMap<&'static str, usize>, AppErro
 fn enum_value<T: std::str::FromStr<Err = String>>(
     text: &str,
     field: &str,
-    errors: &mut Vec<FieldError>,
+    f: &mut Fields,
 ) -> Option<T> {
     let plain = ZH_VALUES
         .iter()
         .find(|(zh, _)| *zh == text)
         .map(|(_, v)| *v)
         .unwrap_or(text);
-    match plain.parse::<T>() {
-        Ok(v) => Some(v),
-        Err(message) => {
-            errors.push(FieldError::new(field, "unknown_value", message));
-            None
-        }
-    }
-}
-
-fn number(text: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
-    if text.is_empty() {
-        return None;
-    }
-    match text.replace(',', "").parse::<i64>() {
-        Ok(n) => Some(n),
-        Err(_) => {
-            errors.push(FieldError::new(field, "invalid", "must be a whole number"));
-            None
-        }
-    }
+    plain
+        .parse::<T>()
+        .map_err(|message| f.push(field, "unknown_value", message))
+        .ok()
 }
 
 /// One data row as a need, or every problem in it. `default_community` is used when the sheet
@@ -236,11 +221,11 @@ pub fn parse_row(
             .unwrap_or("")
             .trim()
     };
-    let mut errors = Vec::new();
+    let mut f = Fields::new();
 
     let community_id = match cell("community") {
         "" => default_community.or_else(|| {
-            errors.push(FieldError::new("community", "required", "which community"));
+            f.push("community", "required", "which community");
             None
         }),
         text => text
@@ -248,11 +233,11 @@ pub fn parse_row(
             .ok()
             .or_else(|| lookup.communities.get(text).copied())
             .or_else(|| {
-                errors.push(FieldError::new(
+                f.push(
                     "community",
                     "unknown_value",
                     format!("no community called {text}"),
-                ));
+                );
                 None
             }),
     };
@@ -267,7 +252,7 @@ pub fn parse_row(
             } else {
                 format!("no item or kit called {what}")
             };
-            errors.push(FieldError::new(
+            f.push(
                 "item",
                 if what.is_empty() {
                     "required"
@@ -275,41 +260,22 @@ pub fn parse_row(
                     "unknown_value"
                 },
                 message,
-            ));
+            );
             (None, None)
         }
     };
-    let quantity = number(cell("quantity"), "quantity", &mut errors);
-    let urgency = enum_value::<Urgency>(cell("urgency"), "urgency", &mut errors);
+    let quantity = f.form_int("quantity", cell("quantity"));
+    let urgency = enum_value::<Urgency>(cell("urgency"), "urgency", &mut f);
     let group =
-        enum_value::<BeneficiaryGroup>(cell("beneficiary_group"), "beneficiary_group", &mut errors);
-    let delivery = enum_value::<DeliveryMode>(cell("delivery_mode"), "delivery_mode", &mut errors);
-    let beneficiary_count =
-        number(cell("beneficiary_count"), "beneficiary_count", &mut errors).unwrap_or(0);
-    let needed_by = match cell("needed_by") {
-        "" => None,
-        text => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .or_else(|_| NaiveDate::parse_from_str(text, "%Y/%m/%d"))
-            .map_err(|_| {
-                errors.push(FieldError::new(
-                    "needed_by",
-                    "invalid",
-                    "write dates as 2020-02-12",
-                ))
-            })
-            .ok(),
-    };
-    let headcount = number(cell("headcount"), "headcount", &mut errors);
-    let days = number(cell("days"), "days", &mut errors);
-    let rate = match cell("rate") {
-        "" => None,
-        text => text
-            .parse()
-            .map_err(|e: crate::money::MoneyError| {
-                errors.push(FieldError::new("rate", "invalid", e.to_string()))
-            })
-            .ok(),
-    };
+        enum_value::<BeneficiaryGroup>(cell("beneficiary_group"), "beneficiary_group", &mut f);
+    let delivery = enum_value::<DeliveryMode>(cell("delivery_mode"), "delivery_mode", &mut f);
+    let beneficiary_count = f
+        .form_int("beneficiary_count", cell("beneficiary_count"))
+        .unwrap_or(0);
+    let needed_by = f.form_date("needed_by", cell("needed_by"));
+    let headcount = f.form_int("headcount", cell("headcount"));
+    let days = f.form_int("days", cell("days"));
+    let rate = f.form_money("rate", cell("rate"));
     let subsidy = match (headcount, days, rate) {
         (None, None, None) => None,
         (Some(headcount), Some(days), Some(rate)) => Some(Subsidy {
@@ -318,18 +284,18 @@ pub fn parse_row(
             rate,
         }),
         _ => {
-            errors.push(FieldError::new(
+            f.push(
                 "headcount",
                 "required",
                 "a subsidy needs headcount, days and rate together",
-            ));
+            );
             None
         }
     };
     let note = Some(cell("note").to_owned()).filter(|n| !n.is_empty());
     match (community_id, urgency, group, delivery) {
         (Some(community_id), Some(urgency), Some(beneficiary_group), Some(delivery_mode))
-            if errors.is_empty() =>
+            if f.is_empty() =>
         {
             Ok(NeedInput {
                 community_id,
@@ -345,7 +311,7 @@ pub fn parse_row(
                 note,
             })
         }
-        _ => Err(errors),
+        _ => Err(f.into_errors()),
     }
 }
 

@@ -8,7 +8,6 @@ use axum::{
     routing::get,
     Router,
 };
-use chrono::NaiveDate;
 use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +22,7 @@ use crate::{
     catalogue,
     error::{AppError, FieldError},
     extract::{ApiQuery, FormBody},
+    validate::Fields,
     web::PageCtx,
 };
 
@@ -84,44 +84,24 @@ pub struct NeedForm {
 
 impl NeedForm {
     fn to_input(&self) -> Result<NeedInput, AppError> {
-        let mut errors = Vec::new();
-        let mut int = |field: &str, text: &str| -> Option<i64> {
-            let text = text.trim();
-            if text.is_empty() {
-                return None;
-            }
-            text.parse()
-                .map_err(|_| {
-                    errors.push(FieldError::new(field, "invalid", "must be a whole number"))
-                })
-                .ok()
-        };
-        let community_id = int("community_id", &self.community_id);
-        let quantity = int("quantity", &self.quantity);
-        let headcount = int("subsidy.headcount", &self.headcount);
-        let days = int("subsidy.days", &self.days);
-        let beneficiary_count = int("beneficiary_count", &self.beneficiary_count).unwrap_or(0);
+        let mut f = Fields::new();
+        let community_id = f.form_int("community_id", &self.community_id);
+        let quantity = f.form_int("quantity", &self.quantity);
+        let headcount = f.form_int("subsidy.headcount", &self.headcount);
+        let days = f.form_int("subsidy.days", &self.days);
+        let rate = f.form_money("subsidy.rate", &self.rate);
+        let beneficiary_count = f
+            .form_int("beneficiary_count", &self.beneficiary_count)
+            .unwrap_or(0);
+        let needed_by = f.form_date("needed_by", &self.needed_by);
         let (item_id, kit_id) = match self.what.split_once(':') {
             Some(("item", id)) => (id.parse().ok(), None),
             Some(("kit", id)) => (None, id.parse().ok()),
             _ => (None, None),
         };
         if item_id.is_none() && kit_id.is_none() {
-            errors.push(FieldError::new(
-                "item_id",
-                "required",
-                "choose an item or a kit",
-            ));
+            f.push("item_id", "required", "choose an item or a kit");
         }
-        let rate = match self.rate.trim() {
-            "" => None,
-            text => text
-                .parse()
-                .map_err(|e: crate::money::MoneyError| {
-                    errors.push(FieldError::new("subsidy.rate", "invalid", e.to_string()))
-                })
-                .ok(),
-        };
         let subsidy = match (headcount, days, rate) {
             (None, None, None) => None,
             (Some(headcount), Some(days), Some(rate)) => Some(Subsidy {
@@ -130,19 +110,13 @@ impl NeedForm {
                 rate,
             }),
             _ => {
-                errors.push(FieldError::new(
+                f.push(
                     "subsidy",
                     "required",
                     "give headcount, days and rate together",
-                ));
+                );
                 None
             }
-        };
-        let needed_by = match self.needed_by.trim() {
-            "" => None,
-            text => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|_| errors.push(FieldError::new("needed_by", "invalid", "not a date")))
-                .ok(),
         };
         let urgency = Urgency::parse(&self.urgency);
         let group = BeneficiaryGroup::parse(&self.beneficiary_group);
@@ -151,21 +125,13 @@ impl NeedForm {
             ("urgency", urgency.is_none()),
             ("beneficiary_group", group.is_none()),
             ("delivery_mode", delivery.is_none()),
+            ("community_id", community_id.is_none()),
         ] {
             if missing {
-                errors.push(FieldError::new(field, "required", "choose one"));
+                f.push(field, "required", "choose one");
             }
         }
-        if community_id.is_none() {
-            errors.push(FieldError::new(
-                "community_id",
-                "required",
-                "choose the community",
-            ));
-        }
-        if !errors.is_empty() {
-            return Err(AppError::Validation(errors));
-        }
+        f.finish()?;
         Ok(NeedInput {
             community_id: community_id.expect("checked"),
             item_id,

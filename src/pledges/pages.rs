@@ -9,7 +9,6 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use chrono::NaiveDate;
 use minijinja::{context, Value};
 use serde::Serialize;
 
@@ -24,6 +23,7 @@ use crate::{
     error::{AppError, FieldError},
     extract::ApiQuery,
     needs::model::BeneficiaryGroup,
+    validate::Fields,
     web::PageCtx,
 };
 
@@ -97,37 +97,13 @@ impl PledgeForm {
     }
 
     fn to_input(&self) -> Result<PledgeInput, AppError> {
-        let mut errors = Vec::new();
-        let mut int = |field: &str, text: &str| -> Option<i64> {
-            let text = text.trim();
-            if text.is_empty() {
-                return None;
-            }
-            text.parse()
-                .map_err(|_| {
-                    errors.push(FieldError::new(field, "invalid", "must be a whole number"))
-                })
-                .ok()
-        };
-        let donor_id = int("donor_id", &self.donor_id);
-        let quantity = int("quantity", &self.quantity);
-        let item_id = int("item_id", &self.item_id);
+        let mut f = Fields::new();
+        let donor_id = f.form_int("donor_id", &self.donor_id);
+        let quantity = f.form_int("quantity", &self.quantity);
+        let item_id = f.form_int("item_id", &self.item_id);
+        let amount = f.form_money("amount", &self.amount);
+        let expires_on = f.form_date("expires_on", &self.expires_on);
         let kind = PledgeKind::parse(&self.kind);
-        let amount = match self.amount.trim() {
-            "" => None,
-            text => text
-                .parse()
-                .map_err(|e: crate::money::MoneyError| {
-                    errors.push(FieldError::new("amount", "invalid", e.to_string()))
-                })
-                .ok(),
-        };
-        let expires_on = match self.expires_on.trim() {
-            "" => None,
-            text => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|_| errors.push(FieldError::new("expires_on", "invalid", "not a date")))
-                .ok(),
-        };
         let earmark = Earmark {
             project: Some(self.project.clone()),
             districts: self
@@ -149,14 +125,12 @@ impl PledgeForm {
                 .collect(),
         };
         if donor_id.is_none() {
-            errors.push(FieldError::new("donor_id", "required", "who gives"));
+            f.push("donor_id", "required", "who gives");
         }
         if kind.is_none() {
-            errors.push(FieldError::new("kind", "required", "money or goods"));
+            f.push("kind", "required", "money or goods");
         }
-        if !errors.is_empty() {
-            return Err(AppError::Validation(errors));
-        }
+        f.finish()?;
         let goods = kind == Some(PledgeKind::Goods);
         Ok(PledgeInput {
             donor_id: donor_id.expect("checked"),

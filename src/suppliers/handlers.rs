@@ -274,40 +274,31 @@ async fn offer_form(
     FormBody(form): FormBody<OfferForm>,
 ) -> Result<Redirect, AppError> {
     let actor = page.check_csrf(&form.csrf)?;
-    let mut errors = Vec::new();
-    let mut int = |field: &str, text: &str| -> i64 {
-        text.trim().parse().unwrap_or_else(|_| {
-            errors.push(crate::error::FieldError::new(
-                field,
-                "invalid",
-                "must be a whole number",
-            ));
-            0
-        })
-    };
-    let supplier_id = int("supplier_id", &form.supplier_id);
-    let item_id = int("item_id", &form.item_id);
-    let weekly_capacity = int("weekly_capacity", &form.weekly_capacity);
-    let lead_days = int("lead_days", &form.lead_days);
-    let min_order = Some(form.min_order.trim())
-        .filter(|m| !m.is_empty())
-        .map(|m| int("min_order", m));
-    let unit_price = form
-        .unit_price
-        .trim()
-        .parse()
-        .map_err(|e: crate::money::MoneyError| {
-            AppError::validation("unit_price", "invalid", e.to_string())
-        });
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
+    let mut f = crate::validate::Fields::new();
+    let supplier_id = f.form_int("supplier_id", &form.supplier_id);
+    let item_id = f.form_int("item_id", &form.item_id);
+    let weekly_capacity = f.form_int("weekly_capacity", &form.weekly_capacity);
+    let lead_days = f.form_int("lead_days", &form.lead_days);
+    let min_order = f.form_int("min_order", &form.min_order);
+    let unit_price = f.form_money("unit_price", &form.unit_price);
+    for (field, missing) in [
+        ("supplier_id", supplier_id.is_none()),
+        ("item_id", item_id.is_none()),
+        ("unit_price", unit_price.is_none()),
+        ("weekly_capacity", weekly_capacity.is_none()),
+        ("lead_days", lead_days.is_none()),
+    ] {
+        if missing {
+            f.push(field, "required", "must be given");
+        }
     }
+    f.finish()?;
     let input = OfferInput {
-        supplier_id,
-        item_id,
-        unit_price: unit_price?,
-        weekly_capacity,
-        lead_days,
+        supplier_id: supplier_id.expect("checked"),
+        item_id: item_id.expect("checked"),
+        unit_price: unit_price.expect("checked"),
+        weekly_capacity: weekly_capacity.expect("checked"),
+        lead_days: lead_days.expect("checked"),
         min_order,
         valid_from: None,
         valid_until: None,
