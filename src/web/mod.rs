@@ -452,6 +452,17 @@ mod tests {
     }
 
     #[test]
+    fn page_titles_are_plain_text() {
+        for (name, source) in TEMPLATES {
+            if let Some(start) = source.find("{% block title %}") {
+                let rest = &source[start..];
+                let title = &rest[..rest.find("{% endblock %}").unwrap()];
+                assert!(!title.contains('<'), "{name}: markup in the title block");
+            }
+        }
+    }
+
+    #[test]
     fn both_languages_have_the_same_keys() {
         let pages = Pages::load().unwrap();
         let zh: Vec<_> = pages.translations["zh-CN"].keys().collect();
