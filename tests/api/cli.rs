@@ -1,6 +1,7 @@
 //! The `weave` binary itself: help, migrate, user add, demo, and serve with a clean SIGTERM.
 
 use std::{
+    io::{Read, Write},
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -255,11 +256,49 @@ async fn serve_with_demo_data_answers_and_stops_cleanly_on_sigterm() {
         "a session key is generated and kept"
     );
 
+    // A request in flight when SIGTERM arrives: headers and half of the body are sent, the
+    // signal is delivered, then the rest of the body follows. The server must still answer it.
+    let body = r#"{"email": "hub@weave.demo", "password": "not the password"}"#;
+    let (first, rest) = body.split_at(20);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server waits for the request in flight"
+    );
+    // New connections are no longer accepted once shutdown has begun.
+    let new_request = client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send();
+    let refused = tokio::time::timeout(Duration::from_secs(2), new_request).await;
+    assert!(
+        refused.map(|r| r.is_err()).unwrap_or(true),
+        "no new requests are served after SIGTERM"
+    );
+    stream.write_all(rest.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 401"),
+        "the in-flight request got its answer: {answer}"
+    );
+    assert!(answer.contains("bad_credentials"), "{answer}");
+
     let deadline = Instant::now() + Duration::from_secs(20);
     let exit = loop {
         if let Some(exit) = child.try_wait().unwrap() {
