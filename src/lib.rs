@@ -19,6 +19,7 @@ pub mod health;
 pub mod idempotency;
 pub mod money;
 pub mod needs;
+pub mod paging;
 pub mod pledges;
 pub mod registry;
 pub mod suppliers;

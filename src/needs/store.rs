@@ -218,8 +218,7 @@ pub struct NeedPage {
 }
 
 pub async fn list(conn: &mut AnyConnection, filter: &NeedFilter) -> Result<NeedPage, sqlx::Error> {
-    let page = filter.page.unwrap_or(1).max(1);
-    let per_page = filter.per_page.unwrap_or(50).clamp(1, 200);
+    let window = crate::paging::Window::new(filter.page, filter.per_page);
     let condition = "(CAST($1 AS BIGINT) IS NULL OR n.community_id = $1) \
         AND (CAST($2 AS TEXT) IS NULL OR n.status = $2) \
         AND (CAST($3 AS BIGINT) IS NULL OR n.status IN ('open', 'partially_matched')) \
@@ -255,15 +254,15 @@ pub async fn list(conn: &mut AnyConnection, filter: &NeedFilter) -> Result<NeedP
          COALESCE(n.needed_by, '9999-12-31'), n.id LIMIT $8 OFFSET $9"
     );
     let rows = bind_filter!(sqlx::query(&sql))
-        .bind(per_page)
-        .bind((page - 1) * per_page)
+        .bind(window.per_page)
+        .bind(window.offset())
         .fetch_all(&mut *conn)
         .await?;
     Ok(NeedPage {
         items: rows.iter().map(from_row).collect::<Result<_, _>>()?,
         total,
-        page,
-        per_page,
+        page: window.page,
+        per_page: window.per_page,
     })
 }
 

@@ -135,8 +135,7 @@ pub async fn list(
     filter: &PledgeFilter,
     only_donors: Option<&[i64]>,
 ) -> Result<PledgePage, sqlx::Error> {
-    let page = filter.page.unwrap_or(1).max(1);
-    let per_page = filter.per_page.unwrap_or(50).clamp(1, 200);
+    let window = crate::paging::Window::new(filter.page, filter.per_page);
     // Organisation ids are integers from the session, never user text, so they are inlined.
     let donors = match only_donors {
         Some([]) => " AND 1 = 0".to_owned(),
@@ -163,15 +162,15 @@ pub async fn list(
     .bind(filter.donor_id)
     .bind(filter.kind.map(PledgeKind::as_str))
     .bind(filter.status.map(PledgeStatus::as_str))
-    .bind(per_page)
-    .bind((page - 1) * per_page)
+    .bind(window.per_page)
+    .bind(window.offset())
     .fetch_all(&mut *conn)
     .await?;
     Ok(PledgePage {
         items: rows.iter().map(from_row).collect::<Result<_, _>>()?,
         total,
-        page,
-        per_page,
+        page: window.page,
+        per_page: window.per_page,
     })
 }
 

@@ -164,12 +164,8 @@ pub struct OrganisationPage {
 }
 
 impl OrganisationFilter {
-    pub fn page(&self) -> i64 {
-        self.page.unwrap_or(1).max(1)
-    }
-
-    pub fn per_page(&self) -> i64 {
-        self.per_page.unwrap_or(50).clamp(1, 200)
+    pub fn window(&self) -> crate::paging::Window {
+        crate::paging::Window::new(self.page, self.per_page)
     }
 
     fn status(&self) -> Option<&str> {
@@ -218,15 +214,15 @@ pub async fn list(
         .bind(district)
         .bind(filter.status())
         .bind(pattern)
-        .bind(filter.per_page())
-        .bind((filter.page() - 1) * filter.per_page())
+        .bind(filter.window().per_page)
+        .bind(filter.window().offset())
         .fetch_all(&mut *conn)
         .await?;
     Ok(OrganisationPage {
         items: rows.iter().map(from_row).collect::<Result<_, _>>()?,
         total,
-        page: filter.page(),
-        per_page: filter.per_page(),
+        page: filter.window().page,
+        per_page: filter.window().per_page,
     })
 }
 
