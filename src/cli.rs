@@ -1,4 +1,4 @@
-//! The `weave` command line: serve, migrate, demo, user add.
+//! The `weave` command line: serve, migrate, demo, plan, user add.
 
 use std::path::Path;
 
@@ -10,7 +10,9 @@ use crate::{
     auth::{self, password, Role},
     config::Settings,
     db::Db,
-    demo, telemetry,
+    demo,
+    matching::engine,
+    telemetry,
 };
 
 /// Weave — resource network and donation matching for community foundations and hub organisations.
@@ -38,6 +40,16 @@ pub enum Command {
     /// Load a demo hub (communities, partners, suppliers, donors, one account per role) and
     /// print the accounts' credentials.
     Demo,
+    /// Run the matching engine on an instance file (MATCHING.md) and write the plan as JSON.
+    /// Needs no database.
+    Plan {
+        /// The instance (JSON).
+        #[arg(long)]
+        input: std::path::PathBuf,
+        /// Where to write the plan (standard output when absent).
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -67,6 +79,9 @@ pub enum UserCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings;
+    if let Command::Plan { input, output } = &cli.command {
+        return plan_file(input, output.as_deref());
+    }
     telemetry::init(&settings);
     let db = Db::connect(&settings.database_url(), settings.db_max_connections).await?;
     db.migrate().await?;
@@ -100,6 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created account {id}: {email} ({})", role.as_str());
             Ok(())
         }
+        Command::Plan { .. } => unreachable!("planned before connecting"),
         Command::Serve { demo: load_demo } => {
             if load_demo {
                 if demo::is_loaded(&db).await? {
@@ -112,6 +128,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(db, settings).await
         }
     }
+}
+
+/// `weave plan`: reads an instance, runs the engine, writes the plan.
+fn plan_file(input: &Path, output: Option<&Path>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(input)
+        .with_context(|| format!("cannot read {}", input.display()))?;
+    let instance = engine::Instance::from_json(&text)
+        .map_err(|e| anyhow::anyhow!("invalid instance {}: {e}", input.display()))?;
+    let plan = engine::plan(&instance)
+        .map_err(|e| anyhow::anyhow!("invalid instance {}: {e}", input.display()))?;
+    let json = serde_json::to_string_pretty(&plan)? + "\n";
+    match output {
+        Some(path) => std::fs::write(path, json)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{json}"),
+    }
+    Ok(())
 }
 
 pub async fn add_user(

@@ -17,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod matching;
 pub mod money;
 pub mod needs;
 pub mod paging;

@@ -1,0 +1,212 @@
+//! Stage one: goods already held or pledged, item by item.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+
+use super::fair::{Demand, FairProblem, Group};
+use super::instance::{Earmark, Sym};
+use super::{place_key, Engine, Share};
+
+pub(super) fn allocate(engine: &mut Engine) {
+    let problem = engine.problem;
+    let mut needs_by_item: BTreeMap<Sym, Vec<usize>> = BTreeMap::new();
+    for (n, need) in problem.needs.iter().enumerate() {
+        if need.rate.is_none() {
+            needs_by_item.entry(need.item).or_default().push(n);
+        }
+    }
+    let mut lots_by_item: HashMap<Sym, Vec<usize>> = HashMap::new();
+    for (s, source) in problem.sources.iter().enumerate() {
+        if let Some(item) = source.item {
+            let expired = source.expires.is_some_and(|e| e < problem.today);
+            if source.quantity > 0 && !expired {
+                lots_by_item.entry(item).or_default().push(s);
+            }
+        }
+    }
+    for (item, needs) in needs_by_item {
+        if let Some(lots) = lots_by_item.get(&item) {
+            allocate_item(engine, &needs, lots);
+        }
+    }
+}
+
+/// Lots that are interchangeable for every need of the item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LotKey {
+    earmark: Earmark,
+    /// How many of the item's distinct `needed_by` dates the lot still covers before expiring.
+    covers: usize,
+    /// How many of them come before the lot is available.
+    too_early: usize,
+}
+
+fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
+    let problem = engine.problem;
+    let today = problem.today;
+    let mut dates: Vec<NaiveDate> = needs
+        .iter()
+        .filter_map(|&n| problem.needs[n].needed_by)
+        .collect();
+    dates.sort_unstable();
+    dates.dedup();
+
+    let mut key_index: HashMap<LotKey, usize> = HashMap::new();
+    let mut lot_groups: Vec<Vec<usize>> = Vec::new();
+    for &s in lots {
+        let source = &problem.sources[s];
+        let key = LotKey {
+            earmark: source.earmark.clone(),
+            covers: source
+                .expires
+                .map_or(usize::MAX, |e| dates.partition_point(|d| *d <= e)),
+            too_early: source
+                .available_from
+                .map_or(0, |a| dates.partition_point(|d| *d < a)),
+        };
+        let index = *key_index.entry(key).or_insert_with(|| {
+            lot_groups.push(Vec::new());
+            lot_groups.len() - 1
+        });
+        lot_groups[index].push(s);
+    }
+
+    // Needs that are interchangeable: same class, same eligible lot groups.
+    let mut need_index: HashMap<(u8, Vec<u32>), usize> = HashMap::new();
+    let mut need_groups: Vec<(u8, Vec<u32>, Vec<usize>)> = Vec::new();
+    for &n in needs {
+        let need = &problem.needs[n];
+        let eligible: Vec<u32> = lot_groups
+            .iter()
+            .enumerate()
+            .filter(|(_, members)| problem.sources[members[0]].may_serve(need, today))
+            .map(|(g, _)| g as u32)
+            .collect();
+        if eligible.is_empty() {
+            continue;
+        }
+        let index = *need_index
+            .entry((need.class, eligible.clone()))
+            .or_insert_with(|| {
+                need_groups.push((need.class, eligible, Vec::new()));
+                need_groups.len() - 1
+            });
+        need_groups[index].2.push(n);
+    }
+    if need_groups.is_empty() {
+        return;
+    }
+
+    let mut fair = FairProblem {
+        supplies: lot_groups
+            .iter()
+            .map(|members| members.iter().map(|&s| engine.left[s] as i128).sum())
+            .collect(),
+        channels: Vec::new(),
+        groups: Vec::new(),
+    };
+    let mut members: Vec<usize> = Vec::new(); // fair group → need group
+    for class in 0..6u8 {
+        let first = fair.groups.len();
+        for (g, (group_class, eligible, group_needs)) in need_groups.iter().enumerate() {
+            if *group_class != class {
+                continue;
+            }
+            fair.groups.push(Group {
+                supplies: eligible.clone(),
+                channel: None,
+                demand: Demand::Rising {
+                    weight: group_needs
+                        .iter()
+                        .map(|&n| problem.needs[n].quantity as i128)
+                        .sum(),
+                    base: 0,
+                    unit: 1,
+                    rank: group_needs
+                        .iter()
+                        .map(|&n| engine.rank[n])
+                        .min()
+                        .unwrap_or(0),
+                },
+            });
+            members.push(g);
+        }
+        if fair.groups.len() == first {
+            continue;
+        }
+        let levels = fair.solve(engine.next_round);
+        for (f, level) in levels.iter().enumerate().skip(first) {
+            if let Some((level, round)) = level {
+                for &n in &need_groups[members[f]].2 {
+                    engine.shares[n] = Some(Share {
+                        round: *round,
+                        level: *level,
+                    });
+                }
+                engine.next_round = engine.next_round.max(round + 1);
+            }
+        }
+    }
+
+    hand_out(engine, &fair, &members, &need_groups, &lot_groups);
+}
+
+/// Turns group amounts into lines: needs get whole units (emptiest first), lots are used
+/// soonest expiry first, then in space-filling order so nearby lots go to nearby needs.
+fn hand_out(
+    engine: &mut Engine,
+    fair: &FairProblem,
+    members: &[usize],
+    need_groups: &[(u8, Vec<u32>, Vec<usize>)],
+    lot_groups: &[Vec<usize>],
+) {
+    let problem = engine.problem;
+    let routes = fair.route();
+    let mut queues: Vec<Vec<usize>> = lot_groups
+        .iter()
+        .map(|lots| {
+            let mut lots = lots.clone();
+            lots.sort_by_key(|&s| {
+                let source = &problem.sources[s];
+                (
+                    source.expires.is_none(),
+                    source.expires,
+                    place_key(source.location),
+                    s,
+                )
+            });
+            lots.reverse(); // popped from the back
+            lots
+        })
+        .collect();
+    for (f, route) in routes.into_iter().enumerate() {
+        let mut needs = need_groups[members[f]].2.clone();
+        let units = fair.amount(f) as i64;
+        if units == 0 {
+            continue;
+        }
+        let shares = engine.split(&needs, units);
+        let mut wanted: Vec<(usize, i64)> =
+            needs.drain(..).zip(shares).filter(|p| p.1 > 0).collect();
+        wanted.sort_by_key(|&(n, _)| (place_key(problem.needs[n].location), engine.rank[n]));
+        let mut cursor = 0;
+        for (lot_group, amount) in route {
+            let mut amount = amount as i64;
+            while amount > 0 && cursor < wanted.len() {
+                let queue = &mut queues[lot_group as usize];
+                let Some(&lot) = queue.last() else { break };
+                let take = amount.min(wanted[cursor].1).min(engine.left[lot]);
+                engine.give(wanted[cursor].0, lot, None, take);
+                amount -= take;
+                wanted[cursor].1 -= take;
+                if wanted[cursor].1 == 0 {
+                    cursor += 1;
+                }
+                if engine.left[lot] == 0 {
+                    queues[lot_group as usize].pop();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The matching engine: open needs and available supply in, a fair and explained plan out.
+//! Pure code: no database, no clock, no async. The contract is `../shared/MATCHING.md`.
+//!
+//! How a plan is made:
+//! 1. **Goods** (stock and pledged goods, per item). Needs and lots are aggregated into groups
+//!    that are interchangeable for eligibility (earmark, dates, class); the [`fair`] solver
+//!    fills the classes one after another with exact max-min fairness and re-routes what higher
+//!    classes got so lower ones are not blocked needlessly. Whole units by largest remainder.
+//! 2. **Money**, only for what goods could not cover (rule 5): rate needs are paid directly;
+//!    goods needs buy through the cheapest offer that still has capacity and arrives by
+//!    `needed_by`, again class by class with the same fair solver (in fen). When an offer runs
+//!    out, the needs still short move to their next cheapest offer.
+//! 3. Groups are split back to needs (emptiest first), lots are handed out soonest expiry first
+//!    and nearest along a space-filling curve, and a last pass hands out anything still usable.
+//!    Every line gets its reason.
+
+pub mod fair;
+pub mod flow;
+mod goods;
+pub mod instance;
+mod money;
+mod output;
+
+use std::collections::HashMap;
+
+pub use instance::{Instance, InvalidInstance, Problem};
+pub use output::{AllocationOut, Plan, Summary, Unmet};
+
+use fair::{water_level, Level};
+use instance::Sym;
+
+/// Plans an instance: checks it, then runs the engine.
+pub fn plan(instance: &Instance) -> Result<Plan, InvalidInstance> {
+    let problem = instance.check()?;
+    Ok(solve(&problem))
+}
+
+/// Plans a checked problem.
+pub fn solve(problem: &Problem) -> Plan {
+    let mut engine = Engine::new(problem);
+    goods::allocate(&mut engine);
+    money::allocate(&mut engine);
+    engine.top_up();
+    output::write(&engine)
+}
+
+/// One line of the plan while it is being made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Line {
+    pub need: usize,
+    pub source: usize,
+    pub offer: Option<usize>,
+    pub quantity: i64,
+}
+
+/// Which fair share a need received: the stage, the round, and the level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Share {
+    pub round: usize,
+    pub level: Level,
+}
+
+pub(crate) struct Engine<'a> {
+    pub problem: &'a Problem,
+    /// Units each need has received so far.
+    pub have: Vec<i64>,
+    /// What is left of each source (units for goods, fen for money).
+    pub left: Vec<i64>,
+    /// Units bought through each offer.
+    pub bought: Vec<i64>,
+    pub lines: Vec<Line>,
+    /// The last fair share each need took part in, for its explanation.
+    pub shares: Vec<Option<Share>>,
+    /// Position of each need when sorted by id: ties go to the lower.
+    pub rank: Vec<usize>,
+    pub next_round: usize,
+}
+
+impl<'a> Engine<'a> {
+    fn new(problem: &'a Problem) -> Engine<'a> {
+        let mut by_id: Vec<usize> = (0..problem.needs.len()).collect();
+        by_id.sort_by(|&a, &b| problem.needs[a].id.cmp(&problem.needs[b].id));
+        let mut rank = vec![0; problem.needs.len()];
+        for (position, &n) in by_id.iter().enumerate() {
+            rank[n] = position;
+        }
+        Engine {
+            problem,
+            have: vec![0; problem.needs.len()],
+            left: problem.sources.iter().map(|s| s.quantity).collect(),
+            bought: vec![0; problem.offers.len()],
+            lines: Vec::new(),
+            shares: vec![None; problem.needs.len()],
+            rank,
+            next_round: 0,
+        }
+    }
+
+    pub fn short(&self, n: usize) -> i64 {
+        self.problem.needs[n].quantity - self.have[n]
+    }
+
+    pub fn give(&mut self, need: usize, source: usize, offer: Option<usize>, quantity: i64) {
+        if quantity > 0 {
+            self.have[need] += quantity;
+            self.record(need, source, offer, quantity);
+        }
+    }
+
+    /// Writes a line for units already counted in `have`.
+    pub fn record(&mut self, need: usize, source: usize, offer: Option<usize>, quantity: i64) {
+        if quantity <= 0 {
+            return;
+        }
+        match offer {
+            Some(o) => {
+                self.left[source] -= quantity * self.problem.offers[o].unit_price;
+                self.bought[o] += quantity;
+            }
+            None => {
+                let per_unit = self.problem.needs[need]
+                    .rate
+                    .filter(|_| self.is_money(source));
+                self.left[source] -= quantity * per_unit.unwrap_or(1);
+            }
+        }
+        debug_assert!(self.left[source] >= 0, "source {source} overdrawn");
+        self.lines.push(Line {
+            need,
+            source,
+            offer,
+            quantity,
+        });
+    }
+
+    fn is_money(&self, source: usize) -> bool {
+        self.problem.sources[source].item.is_none()
+    }
+
+    /// Splits `units` among `needs` so the emptiest rise first (largest remainder, ties by id).
+    pub fn split(&self, needs: &[usize], units: i64) -> Vec<i64> {
+        let parts: Vec<(i128, i128)> = needs
+            .iter()
+            .map(|&n| (self.problem.needs[n].quantity as i128, self.have[n] as i128))
+            .collect();
+        let level = water_level(&parts, units as i128);
+        let mut given: Vec<i64> = Vec::with_capacity(needs.len());
+        let mut remainders: Vec<(i128, usize)> = Vec::new();
+        for (i, &(asked, has)) in parts.iter().enumerate() {
+            let exact = (level.num * asked - has * level.den).max(0);
+            let whole = (exact / level.den).min(asked - has);
+            given.push(whole as i64);
+            if whole < asked - has && exact % level.den > 0 {
+                remainders.push((exact % level.den, i));
+            }
+        }
+        let mut spare = units - given.iter().sum::<i64>();
+        remainders.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then(self.rank[needs[a.1]].cmp(&self.rank[needs[b.1]]))
+        });
+        for (_, i) in remainders {
+            if spare == 0 {
+                break;
+            }
+            given[i] += 1;
+            spare -= 1;
+        }
+        // Whatever is left (only when levels hit the top) goes to anyone still short, in order.
+        for (i, &(asked, has)) in parts.iter().enumerate() {
+            let room = (asked - has) as i64 - given[i];
+            let extra = room.min(spare).max(0);
+            given[i] += extra;
+            spare -= extra;
+        }
+        given
+    }
+
+    /// A last pass, in class order and emptiest first, that hands out anything still usable:
+    /// whole units the aggregated rounding could not place.
+    fn top_up(&mut self) {
+        let problem = self.problem;
+        let mut short: Vec<usize> = (0..problem.needs.len())
+            .filter(|&n| self.short(n) > 0)
+            .collect();
+        short.sort_by(|&a, &b| {
+            let (na, nb) = (&problem.needs[a], &problem.needs[b]);
+            na.class
+                .cmp(&nb.class)
+                .then(
+                    ((self.have[a] as i128) * nb.quantity as i128)
+                        .cmp(&((self.have[b] as i128) * na.quantity as i128)),
+                )
+                .then(self.rank[a].cmp(&self.rank[b]))
+        });
+        let mut goods_by_item: HashMap<Sym, Vec<usize>> = HashMap::new();
+        let mut money: Vec<usize> = Vec::new();
+        for (s, source) in problem.sources.iter().enumerate() {
+            match source.item {
+                Some(item) => goods_by_item.entry(item).or_default().push(s),
+                None => money.push(s),
+            }
+        }
+        for &n in &short {
+            let need = &problem.needs[n];
+            if let Some(lots) = goods_by_item.get(&need.item) {
+                for &s in lots {
+                    if self.short(n) == 0 {
+                        break;
+                    }
+                    if self.left[s] > 0 && problem.sources[s].may_serve(need, problem.today) {
+                        let take = self.left[s].min(self.short(n));
+                        self.give(n, s, None, take);
+                    }
+                }
+            }
+        }
+        let mut offers: Vec<usize> = (0..problem.offers.len()).collect();
+        offers.sort_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
+        for &n in &short {
+            let need = &problem.needs[n];
+            for &s in &money {
+                if self.short(n) == 0 {
+                    break;
+                }
+                if self.left[s] <= 0 || !problem.sources[s].may_serve(need, problem.today) {
+                    continue;
+                }
+                if let Some(rate) = need.rate {
+                    let take = (self.left[s] / rate).min(self.short(n));
+                    self.give(n, s, None, take);
+                    continue;
+                }
+                for &o in &offers {
+                    let offer = &problem.offers[o];
+                    if self.short(n) == 0 || self.left[s] < offer.unit_price {
+                        continue;
+                    }
+                    if !offer.may_serve(need, problem.today) {
+                        continue;
+                    }
+                    let take = (offer.capacity - self.bought[o])
+                        .min(self.left[s] / offer.unit_price)
+                        .min(self.short(n));
+                    self.give(n, s, Some(o), take);
+                }
+            }
+        }
+    }
+}
+
+/// A key that keeps nearby points near each other when sorted (Morton order).
+pub(crate) fn place_key(location: Option<[f64; 2]>) -> u64 {
+    let Some([lat, lon]) = location else {
+        return u64::MAX;
+    };
+    let y = (((lat + 90.0) / 180.0) * 65535.0) as u64;
+    let x = (((lon + 180.0) / 360.0) * 65535.0) as u64;
+    let spread = |mut v: u64| {
+        v &= 0xffff;
+        v = (v | (v << 8)) & 0x00ff_00ff;
+        v = (v | (v << 4)) & 0x0f0f_0f0f;
+        v = (v | (v << 2)) & 0x3333_3333;
+        (v | (v << 1)) & 0x5555_5555
+    };
+    spread(x) | (spread(y) << 1)
+}
+
+/// Great-circle distance in kilometres.
+pub(crate) fn distance_km(a: Option<[f64; 2]>, b: Option<[f64; 2]>) -> Option<f64> {
+    let ([lat1, lon1], [lat2, lon2]) = (a?, b?);
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    Some(2.0 * 6371.0 * h.sqrt().min(1.0).asin())
+}

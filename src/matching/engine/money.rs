@@ -1,0 +1,233 @@
+//! Stage two: money, for what goods could not cover. Rate needs are paid directly; goods needs
+//! buy through the cheapest offer that still has capacity and arrives in time.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use super::fair::{Demand, FairProblem, Group};
+use super::instance::Earmark;
+use super::{Engine, Share};
+
+/// What a group of needs is paid through: an offer, or the needs' own rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Channel {
+    Offer(usize),
+    Rate(i64),
+}
+
+struct Planned {
+    channel: Channel,
+    needs: Vec<(usize, i64)>,
+}
+
+pub(super) fn allocate(engine: &mut Engine) {
+    let problem = engine.problem;
+    let today = problem.today;
+    let mut key_index: HashMap<(Earmark, Option<NaiveDate>), usize> = HashMap::new();
+    let mut purses: Vec<Vec<usize>> = Vec::new();
+    for (s, source) in problem.sources.iter().enumerate() {
+        if source.item.is_some() || engine.left[s] <= 0 {
+            continue;
+        }
+        let key = (source.earmark.clone(), source.available_from);
+        let index = *key_index.entry(key).or_insert_with(|| {
+            purses.push(Vec::new());
+            purses.len() - 1
+        });
+        purses[index].push(s);
+    }
+    if purses.is_empty() {
+        return;
+    }
+    let mut offers_by_item: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (o, offer) in problem.offers.iter().enumerate() {
+        if offer.capacity > 0 {
+            offers_by_item.entry(offer.item).or_default().push(o);
+        }
+    }
+    for offers in offers_by_item.values_mut() {
+        offers.sort_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
+    }
+
+    // Which purses may pay for each need still short.
+    let mut purses_of: HashMap<usize, Vec<u32>> = HashMap::new();
+    for (n, need) in problem.needs.iter().enumerate() {
+        if engine.short(n) == 0 {
+            continue;
+        }
+        if need.rate.is_none() && !offers_by_item.contains_key(&need.item) {
+            continue;
+        }
+        let eligible: Vec<u32> = purses
+            .iter()
+            .enumerate()
+            .filter(|(_, members)| problem.sources[members[0]].may_serve(need, today))
+            .map(|(p, _)| p as u32)
+            .collect();
+        if !eligible.is_empty() {
+            purses_of.insert(n, eligible);
+        }
+    }
+
+    let mut fair = FairProblem {
+        supplies: purses
+            .iter()
+            .map(|members| members.iter().map(|&s| engine.left[s] as i128).sum())
+            .collect(),
+        channels: problem
+            .offers
+            .iter()
+            .map(|o| o.capacity as i128 * o.unit_price as i128)
+            .collect(),
+        groups: Vec::new(),
+    };
+    let mut planned: Vec<Planned> = Vec::new();
+    let mut offer_units = vec![0i64; problem.offers.len()];
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 6];
+    let mut candidates: Vec<usize> = purses_of.keys().copied().collect();
+    candidates.sort_by_key(|&n| engine.rank[n]);
+    for n in candidates {
+        by_class[problem.needs[n].class as usize].push(n);
+    }
+
+    for needs in &by_class {
+        let mut rates_done = false;
+        for _pass in 0..=problem.offers.len() {
+            let first = fair.groups.len();
+            let mut index: HashMap<(Vec<u32>, Channel, Option<usize>), usize> = HashMap::new();
+            for &n in needs {
+                if engine.short(n) == 0 {
+                    continue;
+                }
+                let need = &problem.needs[n];
+                let channel = match need.rate {
+                    Some(_) if rates_done => continue,
+                    Some(rate) => Channel::Rate(rate),
+                    None => {
+                        let offers = &offers_by_item[&need.item];
+                        let open = offers.iter().find(|&&o| {
+                            offer_units[o] < problem.offers[o].capacity
+                                && problem.offers[o].may_serve(need, today)
+                        });
+                        match open {
+                            Some(&o) => Channel::Offer(o),
+                            None => continue,
+                        }
+                    }
+                };
+                let key = (
+                    purses_of[&n].clone(),
+                    channel,
+                    engine.shares[n].map(|s| s.round),
+                );
+                let g = *index.entry(key).or_insert_with(|| {
+                    planned.push(Planned {
+                        channel,
+                        needs: Vec::new(),
+                    });
+                    fair.groups.push(Group {
+                        supplies: purses_of[&n].clone(),
+                        channel: match channel {
+                            Channel::Offer(o) => Some(o as u32),
+                            Channel::Rate(_) => None,
+                        },
+                        demand: Demand::Rising {
+                            weight: 0,
+                            base: 0,
+                            unit: price(engine, channel),
+                            rank: engine.rank[n],
+                        },
+                    });
+                    fair.groups.len() - 1
+                });
+                planned[g].needs.push((n, 0));
+                if let Demand::Rising {
+                    weight, base, unit, ..
+                } = &mut fair.groups[g].demand
+                {
+                    *weight += need.quantity as i128 * *unit;
+                    *base += engine.have[n] as i128 * *unit;
+                }
+            }
+            rates_done = true;
+            if fair.groups.len() == first {
+                break;
+            }
+            let levels = fair.solve(engine.next_round);
+            let mut progress = false;
+            for g in first..fair.groups.len() {
+                let unit = price(engine, planned[g].channel);
+                let units = (fair.amount(g) / unit) as i64;
+                if let Channel::Offer(o) = planned[g].channel {
+                    offer_units[o] += units;
+                }
+                let members: Vec<usize> = planned[g].needs.iter().map(|p| p.0).collect();
+                let split = engine.split(&members, units);
+                for (slot, given) in planned[g].needs.iter_mut().zip(split) {
+                    slot.1 = given;
+                    engine.have[slot.0] += given;
+                    progress |= given > 0;
+                    if let Some((level, round)) = levels[g] {
+                        if given > 0 {
+                            engine.shares[slot.0] = Some(Share { round, level });
+                        }
+                        engine.next_round = engine.next_round.max(round + 1);
+                    }
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+    }
+
+    pay(engine, &fair, &planned, &purses);
+}
+
+fn price(engine: &Engine, channel: Channel) -> i128 {
+    match channel {
+        Channel::Offer(o) => engine.problem.offers[o].unit_price as i128,
+        Channel::Rate(rate) => rate as i128,
+    }
+}
+
+/// Pays the planned units from the purses the flow routed them through, whole units per
+/// source; a unit no single source can cover any more is taken back (the last pass retries).
+fn pay(engine: &mut Engine, fair: &FairProblem, planned: &[Planned], purses: &[Vec<usize>]) {
+    let routes = fair.route();
+    let mut cursors = vec![0usize; purses.len()];
+    for (g, route) in routes.into_iter().enumerate() {
+        let unit = price(engine, planned[g].channel) as i64;
+        let offer = match planned[g].channel {
+            Channel::Offer(o) => Some(o),
+            Channel::Rate(_) => None,
+        };
+        let mut chunks: Vec<(u32, i64)> =
+            route.into_iter().map(|(p, fen)| (p, fen as i64)).collect();
+        let mut chunk = 0;
+        for &(n, units) in &planned[g].needs {
+            let mut owed = units;
+            while owed > 0 && chunk < chunks.len() {
+                let (purse, budget) = &mut chunks[chunk];
+                let purse = *purse as usize;
+                let members = &purses[purse];
+                while owed > 0 && *budget >= unit && cursors[purse] < members.len() {
+                    let s = members[cursors[purse]];
+                    let take = owed.min(*budget / unit).min(engine.left[s] / unit);
+                    if take == 0 {
+                        cursors[purse] += 1;
+                        continue;
+                    }
+                    engine.record(n, s, offer, take);
+                    owed -= take;
+                    *budget -= take * unit;
+                }
+                if owed > 0 {
+                    chunk += 1;
+                }
+            }
+            engine.have[n] -= owed;
+        }
+    }
+}

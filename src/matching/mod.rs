@@ -1,0 +1,3 @@
+//! Matching: the engine (pure) and, around it, the plans hub coordinators review and confirm.
+
+pub mod engine;
