@@ -33,6 +33,8 @@ pub struct Group {
     pub supplies: Vec<u32>,
     pub channel: Option<u32>,
     pub demand: Demand,
+    /// What a rising group looked like before it was frozen: weight, base, unit, rank.
+    pub shape: Option<(Cap, Cap, Cap, usize)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -288,6 +290,10 @@ impl FairProblem {
         }
     }
 
+    fn rising_shape(&self, g: usize) -> Option<(Cap, Cap, Cap, usize)> {
+        self.groups[g].shape
+    }
+
     /// The fixed amount of a group.
     pub fn amount(&self, g: usize) -> Cap {
         match self.groups[g].demand {
@@ -313,41 +319,58 @@ impl FairProblem {
             let exact = (t.num * weight - base * t.den).max(0); // flow units × t.den
             let per_unit = unit * t.den;
             let whole = exact / per_unit;
+            self.groups[g].shape = Some((weight, base, unit, rank));
             self.groups[g].demand = Demand::Fixed(whole * unit);
             let remainder = exact % per_unit;
             if remainder > 0 && base + (whole + 1) * unit <= weight {
                 order.push((g, remainder, per_unit, rank, unit));
             }
         }
-        if order.is_empty() {
-            return;
-        }
-        // remainder / denom, largest first; ties by rank.
-        order.sort_by(|a, b| (b.1 * a.2).cmp(&(a.1 * b.2)).then(a.3.cmp(&b.3)));
-        let demands: Vec<Cap> = self
-            .groups
-            .iter()
-            .map(|group| match group.demand {
-                Demand::Fixed(amount) => amount,
-                Demand::Rising { .. } => 0,
-            })
-            .collect();
+        let demands: Vec<Cap> = (0..self.groups.len()).map(|g| self.amount(g)).collect();
         let mut built = self.build(1, &demands);
         let flow = built.net.max_flow(SOURCE, SINK);
         debug_assert_eq!(
             flow, built.total_demand,
             "rounded-down amounts are feasible"
         );
+        // remainder / denom, largest first; ties by rank.
+        order.sort_by(|a, b| (b.1 * a.2).cmp(&(a.1 * b.2)).then(a.3.cmp(&b.3)));
         for (g, _, _, _, unit) in order {
-            let mut attempt = built.net.clone();
-            attempt.widen(built.demand_edges[g], unit);
-            if attempt.max_flow(SOURCE, SINK) == unit {
-                built.net = attempt;
-                if let Demand::Fixed(amount) = &mut self.groups[g].demand {
-                    *amount += unit;
-                }
+            self.try_one_more(&mut built, g, unit);
+        }
+        // Whole units can leave part of the supply unused (a price larger than a share):
+        // hand it out one unit at a time, emptiest group first, while any group can take it.
+        loop {
+            let mut open: Vec<(Cap, Cap, usize, usize, Cap)> = frozen
+                .iter()
+                .filter_map(|&g| {
+                    let (weight, base, unit, rank) = self.rising_shape(g)?;
+                    let has = base + self.amount(g);
+                    (has + unit <= weight).then_some((has, weight, rank, g, unit))
+                })
+                .collect();
+            open.sort_by(|a, b| (a.0 * b.1).cmp(&(b.0 * a.1)).then(a.2.cmp(&b.2)));
+            let placed = open
+                .into_iter()
+                .any(|(_, _, _, g, unit)| self.try_one_more(&mut built, g, unit));
+            if !placed {
+                break;
             }
         }
+    }
+
+    /// Adds one whole unit to a fixed group if the supply allows it.
+    fn try_one_more(&mut self, built: &mut Built, g: usize, unit: Cap) -> bool {
+        let mut attempt = built.net.clone();
+        attempt.widen(built.demand_edges[g], unit);
+        if attempt.max_flow(SOURCE, SINK) != unit {
+            return false;
+        }
+        built.net = attempt;
+        if let Demand::Fixed(amount) = &mut self.groups[g].demand {
+            *amount += unit;
+        }
+        true
     }
 
     /// Routes fixed amounts through the network: how much each group takes from each supply.
@@ -408,6 +431,7 @@ mod tests {
             supplies: supplies.to_vec(),
             channel: None,
             demand,
+            shape: None,
         }
     }
 
@@ -470,6 +494,7 @@ mod tests {
                     supplies: vec![0],
                     channel: Some(0),
                     demand: rising(100, 0),
+                    shape: None,
                 },
                 group(&[0], rising(100, 1)),
             ],

@@ -114,6 +114,7 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
                 continue;
             }
             fair.groups.push(Group {
+                shape: None,
                 supplies: eligible.clone(),
                 channel: None,
                 demand: Demand::Rising {

@@ -127,6 +127,7 @@ pub(super) fn allocate(engine: &mut Engine) {
                         needs: Vec::new(),
                     });
                     fair.groups.push(Group {
+                        shape: None,
                         supplies: purses_of[&n].clone(),
                         channel: match channel {
                             Channel::Offer(o) => Some(o as u32),
