@@ -12,6 +12,8 @@
 //! units by largest remainder; repeat with the rest. The levels found are the exact max-min fair
 //! fractions of the continuous problem.
 
+use std::collections::HashMap;
+
 use super::flow::{Cap, EdgeId, FlowNetwork, INFINITE};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,12 +106,18 @@ fn gcd(mut a: Cap, mut b: Cap) -> Cap {
     a
 }
 
+/// The flow network: source → supply → eligibility set → group → channel → sink. Groups with
+/// the same eligible supplies share one eligibility-set node, which keeps the edges few when
+/// many groups (one per offer, say) draw on the same purses.
 struct Built {
     net: FlowNetwork,
     demand_edges: Vec<EdgeId>,
     supply_edges: Vec<EdgeId>,
     channel_edges: Vec<EdgeId>,
-    group_supply_edges: Vec<Vec<(u32, EdgeId)>>,
+    /// Per eligibility set: the edges from its supplies.
+    set_edges: Vec<Vec<(u32, EdgeId)>>,
+    /// Per group: its eligibility set and the edge from it.
+    group_sets: Vec<(usize, EdgeId)>,
     total_demand: Cap,
 }
 
@@ -131,24 +139,47 @@ impl FairProblem {
 
     /// The network with every capacity multiplied by `scale` and group demands given.
     fn build(&self, scale: Cap, demands: &[Cap]) -> Built {
-        let nodes = 2 + self.supplies.len() + self.groups.len() + self.channels.len();
-        let mut net = FlowNetwork::new(nodes);
+        let mut set_index: HashMap<&[u32], usize> = HashMap::new();
+        let mut sets: Vec<&[u32]> = Vec::new();
+        let group_set: Vec<usize> = self
+            .groups
+            .iter()
+            .map(|group| {
+                *set_index.entry(&group.supplies).or_insert_with(|| {
+                    sets.push(&group.supplies);
+                    sets.len() - 1
+                })
+            })
+            .collect();
+        let first_set = 2 + self.supplies.len() + self.groups.len() + self.channels.len();
+        let mut net = FlowNetwork::new(first_set + sets.len());
         let supply_edges = (0..self.supplies.len())
             .map(|s| net.add_edge(SOURCE, self.supply_node(s as u32), self.supplies[s] * scale))
             .collect();
         let channel_edges = (0..self.channels.len())
             .map(|c| net.add_edge(self.channel_node(c as u32), SINK, self.channels[c] * scale))
             .collect();
-        let mut group_supply_edges = Vec::with_capacity(self.groups.len());
+        let set_edges = sets
+            .iter()
+            .enumerate()
+            .map(|(k, supplies)| {
+                supplies
+                    .iter()
+                    .map(|&s| {
+                        (
+                            s,
+                            net.add_edge(self.supply_node(s), first_set + k, INFINITE),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut group_sets = Vec::with_capacity(self.groups.len());
         let mut demand_edges = Vec::with_capacity(self.groups.len());
         for (g, group) in self.groups.iter().enumerate() {
             let node = self.group_node(g);
-            let edges = group
-                .supplies
-                .iter()
-                .map(|&s| (s, net.add_edge(self.supply_node(s), node, INFINITE)))
-                .collect();
-            group_supply_edges.push(edges);
+            let k = group_set[g];
+            group_sets.push((k, net.add_edge(first_set + k, node, INFINITE)));
             let head = group.channel.map_or(SINK, |c| self.channel_node(c));
             demand_edges.push(net.add_edge(node, head, demands[g]));
         }
@@ -157,7 +188,8 @@ impl FairProblem {
             demand_edges,
             supply_edges,
             channel_edges,
-            group_supply_edges,
+            set_edges,
+            group_sets,
             total_demand: demands.iter().sum(),
         }
     }
@@ -182,11 +214,17 @@ impl FairProblem {
             let demands = self.demands_at(t);
             let mut built = self.build(t.den, &demands);
             let flow = built.net.max_flow(SOURCE, SINK);
-            if flow == built.total_demand {
-                return (t, blocked);
-            }
             let side = built.net.source_side(SOURCE);
-            let (cut_supply, in_cut) = self.cut(&built, &side);
+            if flow == built.total_demand {
+                if t == Level::FULL {
+                    return (t, Vec::new());
+                }
+                // Every rising group no augmenting path reaches cannot rise above `t` without
+                // taking from another: freeze them all in this round.
+                let stuck = self.cannot_rise(&built, &side);
+                return (t, if stuck.is_empty() { blocked } else { stuck });
+            }
+            let (cut_supply, in_cut) = self.cut(&side);
             blocked = in_cut;
             let next = self.level_where_saturated(cut_supply, &blocked, t);
             assert!(
@@ -197,9 +235,23 @@ impl FairProblem {
         }
     }
 
+    /// Rising groups that no augmenting path reaches once every demand is met: their supplies
+    /// (or their channel) are exhausted by groups that may not go lower.
+    fn cannot_rise(&self, built: &Built, side: &[bool]) -> Vec<usize> {
+        (0..self.groups.len())
+            .filter(|&g| matches!(self.groups[g].demand, Demand::Rising { .. }))
+            .filter(|&g| {
+                let channel_full = self.groups[g]
+                    .channel
+                    .is_some_and(|c| built.net.residual(built.channel_edges[c as usize]) == 0);
+                !side[self.group_node(g)] || channel_full
+            })
+            .collect()
+    }
+
     /// Capacity of the cut's supply and channel arcs (unscaled), and the groups whose demand
     /// arcs are not cut: together they ask for more than the cut lets through.
-    fn cut(&self, built: &Built, side: &[bool]) -> (Cap, Vec<usize>) {
+    fn cut(&self, side: &[bool]) -> (Cap, Vec<usize>) {
         let mut capacity: Cap = 0;
         for s in 0..self.supplies.len() {
             if !side[self.supply_node(s as u32)] {
@@ -211,7 +263,6 @@ impl FairProblem {
                 capacity += self.channels[c];
             }
         }
-        let _ = &built.channel_edges;
         let groups = (0..self.groups.len())
             .filter(|&g| {
                 let head = self.groups[g]
@@ -264,6 +315,48 @@ impl FairProblem {
     /// fixed. Returns, per group, the level it was frozen at and the freeze round (numbered from
     /// `first_round`; groups frozen in one round share their level).
     pub fn solve(&mut self, first_round: usize) -> Vec<Option<(Level, usize)>> {
+        // Fixed groups with the same supplies and channel are interchangeable for routing:
+        // solve with one merged group each, which keeps the networks small as classes and
+        // passes pile up fixed groups.
+        let mut compact = FairProblem {
+            supplies: self.supplies.clone(),
+            channels: self.channels.clone(),
+            groups: Vec::new(),
+        };
+        let mut merged: HashMap<(&[u32], Option<u32>), usize> = HashMap::new();
+        let mut rising = Vec::new();
+        for (g, group) in self.groups.iter().enumerate() {
+            match group.demand {
+                Demand::Fixed(amount) => {
+                    let c = *merged
+                        .entry((&group.supplies, group.channel))
+                        .or_insert_with(|| {
+                            compact.groups.push(Group {
+                                demand: Demand::Fixed(0),
+                                ..group.clone()
+                            });
+                            compact.groups.len() - 1
+                        });
+                    if let Demand::Fixed(total) = &mut compact.groups[c].demand {
+                        *total += amount;
+                    }
+                }
+                Demand::Rising { .. } => {
+                    rising.push((g, compact.groups.len()));
+                    compact.groups.push(group.clone());
+                }
+            }
+        }
+        let compact_levels = compact.solve_compact(first_round);
+        let mut levels = vec![None; self.groups.len()];
+        for (g, c) in rising {
+            self.groups[g] = compact.groups[c].clone();
+            levels[g] = compact_levels[c];
+        }
+        levels
+    }
+
+    fn solve_compact(&mut self, first_round: usize) -> Vec<Option<(Level, usize)>> {
         let mut levels = vec![None; self.groups.len()];
         let mut round = first_round;
         loop {
@@ -306,6 +399,7 @@ impl FairProblem {
     /// of largest remainder (ties by rank) while the supply still allows it.
     fn freeze(&mut self, frozen: &[usize], t: Level) {
         let mut order: Vec<(usize, Cap, Cap, usize, Cap)> = Vec::new(); // g, rem, denom, rank, unit
+        let mut exact_total: Cap = 0;
         for &g in frozen {
             let Demand::Rising {
                 weight,
@@ -317,6 +411,7 @@ impl FairProblem {
                 continue;
             };
             let exact = (t.num * weight - base * t.den).max(0); // flow units × t.den
+            exact_total += exact;
             let per_unit = unit * t.den;
             let whole = exact / per_unit;
             self.groups[g].shape = Some((weight, base, unit, rank));
@@ -333,63 +428,106 @@ impl FairProblem {
             flow, built.total_demand,
             "rounded-down amounts are feasible"
         );
-        // remainder / denom, largest first; ties by rank.
+        // What the continuous solution gave these groups beyond their whole units.
+        let mut spare = exact_total / t.den - frozen.iter().map(|&g| self.amount(g)).sum::<Cap>();
+        // Largest remainder first (ties by rank), one unit each while the spare lasts.
         order.sort_by(|a, b| (b.1 * a.2).cmp(&(a.1 * b.2)).then(a.3.cmp(&b.3)));
-        for (g, _, _, _, unit) in order {
-            self.try_one_more(&mut built, g, unit);
+        let mut batch: Vec<(usize, Cap)> = Vec::new();
+        for &(g, _, _, _, unit) in &order {
+            if unit <= spare {
+                spare -= unit;
+                batch.push((g, unit));
+            }
         }
+        self.add_units(&mut built, &batch);
         // Whole units can leave part of the supply unused (a price larger than a share):
-        // hand it out one unit at a time, emptiest group first, while any group can take it.
+        // hand out what is left one unit per group at a time, while any group can take one.
         loop {
-            let mut open: Vec<(Cap, Cap, usize, usize, Cap)> = frozen
+            let mut open: Vec<(usize, Cap)> = frozen
                 .iter()
                 .filter_map(|&g| {
-                    let (weight, base, unit, rank) = self.rising_shape(g)?;
-                    let has = base + self.amount(g);
-                    (has + unit <= weight).then_some((has, weight, rank, g, unit))
+                    let (weight, base, unit, _) = self.rising_shape(g)?;
+                    (base + self.amount(g) + unit <= weight).then_some((g, unit))
                 })
                 .collect();
-            open.sort_by(|a, b| (a.0 * b.1).cmp(&(b.0 * a.1)).then(a.2.cmp(&b.2)));
-            let placed = open
-                .into_iter()
-                .any(|(_, _, _, g, unit)| self.try_one_more(&mut built, g, unit));
-            if !placed {
+            open.sort_by(|&(a, _), &(b, _)| {
+                let (wa, ba, _, ra) = self.rising_shape(a).expect("shaped");
+                let (wb, bb, _, rb) = self.rising_shape(b).expect("shaped");
+                ((ba + self.amount(a)) * wb)
+                    .cmp(&((bb + self.amount(b)) * wa))
+                    .then(ra.cmp(&rb))
+            });
+            if open.is_empty() || self.add_units(&mut built, &open) == 0 {
                 break;
             }
         }
     }
 
-    /// Adds one whole unit to a fixed group if the supply allows it.
-    fn try_one_more(&mut self, built: &mut Built, g: usize, unit: Cap) -> bool {
-        let mut attempt = built.net.clone();
-        attempt.widen(built.demand_edges[g], unit);
-        if attempt.max_flow(SOURCE, SINK) != unit {
-            return false;
+    /// Offers one more whole unit to each group of `batch` in one flow; a group that gets only
+    /// part of a unit gives it back. Returns how many groups got theirs.
+    fn add_units(&mut self, built: &mut Built, batch: &[(usize, Cap)]) -> usize {
+        for &(g, unit) in batch {
+            built.net.widen(built.demand_edges[g], unit);
         }
-        built.net = attempt;
-        if let Demand::Fixed(amount) = &mut self.groups[g].demand {
-            *amount += unit;
+        built.net.max_flow(SOURCE, SINK);
+        let mut placed = 0;
+        for &(g, unit) in batch {
+            let edge = built.demand_edges[g];
+            let got = built.net.flow(edge) - self.amount(g);
+            if got == unit {
+                placed += 1;
+                if let Demand::Fixed(amount) = &mut self.groups[g].demand {
+                    *amount += unit;
+                }
+            } else {
+                self.cancel_through(built, g, got);
+                built.net.narrow(edge, unit);
+            }
         }
-        true
+        placed
+    }
+
+    /// Cancels `amount` of the flow reaching the sink through group `g` (source → supply →
+    /// group → channel → sink), keeping every node balanced.
+    fn cancel_through(&self, built: &mut Built, g: usize, mut amount: Cap) {
+        if amount == 0 {
+            return;
+        }
+        built.net.cancel(built.demand_edges[g], amount);
+        if let Some(c) = self.groups[g].channel {
+            built.net.cancel(built.channel_edges[c as usize], amount);
+        }
+        let (k, into_group) = built.group_sets[g];
+        built.net.cancel(into_group, amount);
+        for i in 0..built.set_edges[k].len() {
+            let (s, e) = built.set_edges[k][i];
+            let take = built.net.flow(e).min(amount);
+            if take > 0 {
+                built.net.cancel(e, take);
+                built.net.cancel(built.supply_edges[s as usize], take);
+                amount -= take;
+            }
+            if amount == 0 {
+                break;
+            }
+        }
+        debug_assert_eq!(
+            amount, 0,
+            "the flow through a group comes from its supplies"
+        );
     }
 
     /// Routes fixed amounts through the network: how much each group takes from each supply.
     /// Every group must be fixed.
     pub fn route(&self) -> Vec<Vec<(u32, Cap)>> {
-        let demands: Vec<Cap> = self
-            .groups
-            .iter()
-            .map(|group| match group.demand {
-                Demand::Fixed(amount) => amount,
-                Demand::Rising { .. } => 0,
-            })
-            .collect();
+        let demands: Vec<Cap> = (0..self.groups.len()).map(|g| self.amount(g)).collect();
         let mut built = self.build(1, &demands);
         let flow = built.net.max_flow(SOURCE, SINK);
         debug_assert_eq!(flow, built.total_demand, "fixed amounts are feasible");
-        let _ = &built.supply_edges;
-        built
-            .group_supply_edges
+        // Each eligibility set passes on what its supplies sent; any split among its groups
+        // is valid (they all may use every supply of the set).
+        let mut inflow: Vec<Vec<(u32, Cap)>> = built
+            .set_edges
             .iter()
             .map(|edges| {
                 edges
@@ -398,7 +536,26 @@ impl FairProblem {
                     .filter(|&(_, amount)| amount > 0)
                     .collect()
             })
-            .collect()
+            .collect();
+        let mut routes = Vec::with_capacity(self.groups.len());
+        for &(k, into_group) in &built.group_sets {
+            let mut wanted = built.net.flow(into_group);
+            let mut route = Vec::new();
+            while wanted > 0 {
+                let Some(last) = inflow[k].last_mut() else {
+                    break;
+                };
+                let take = last.1.min(wanted);
+                route.push((last.0, take));
+                last.1 -= take;
+                wanted -= take;
+                if last.1 == 0 {
+                    inflow[k].pop();
+                }
+            }
+            routes.push(route);
+        }
+        routes
     }
 }
 

@@ -50,6 +50,11 @@ impl FlowNetwork {
         self.edges[edge.0 + 1].cap
     }
 
+    /// Capacity still unused on an edge.
+    pub fn residual(&self, edge: EdgeId) -> Cap {
+        self.edges[edge.0].cap
+    }
+
     /// Raises an edge's capacity; the flow on it stays.
     pub fn widen(&mut self, edge: EdgeId, extra: Cap) {
         self.edges[edge.0].cap += extra;
@@ -59,6 +64,13 @@ impl FlowNetwork {
     pub fn narrow(&mut self, edge: EdgeId, less: Cap) {
         let residual = &mut self.edges[edge.0].cap;
         *residual = (*residual - less).max(0);
+    }
+
+    /// Takes `amount` of flow off an edge (it must carry at least that much). The caller keeps
+    /// conservation by cancelling the same amount on the edges before and after it.
+    pub fn cancel(&mut self, edge: EdgeId, amount: Cap) {
+        self.edges[edge.0].cap += amount;
+        self.edges[edge.0 + 1].cap -= amount;
     }
 
     fn bfs(&mut self, source: usize, sink: usize) -> bool {

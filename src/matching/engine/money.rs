@@ -95,7 +95,7 @@ pub(super) fn allocate(engine: &mut Engine) {
         let mut rates_done = false;
         for _pass in 0..=problem.offers.len() {
             let first = fair.groups.len();
-            let mut index: HashMap<(Vec<u32>, Channel, Option<usize>), usize> = HashMap::new();
+            let mut index: HashMap<(Vec<u32>, Channel), usize> = HashMap::new();
             for &n in needs {
                 if engine.short(n) == 0 {
                     continue;
@@ -116,11 +116,7 @@ pub(super) fn allocate(engine: &mut Engine) {
                         }
                     }
                 };
-                let key = (
-                    purses_of[&n].clone(),
-                    channel,
-                    engine.shares[n].map(|s| s.round),
-                );
+                let key = (purses_of[&n].clone(), channel);
                 let g = *index.entry(key).or_insert_with(|| {
                     planned.push(Planned {
                         channel,
