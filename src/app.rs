@@ -23,8 +23,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    audit, auth, board, catalogue, config::Settings, db::Db, error::AppError, needs, pledges,
-    registry, suppliers, web,
+    audit, auth, board, catalogue, config::Settings, db::Db, error::AppError, matching, needs,
+    pledges, registry, suppliers, web,
 };
 
 #[derive(Clone)]
@@ -67,6 +67,7 @@ impl AppState {
         (name = "needs", description = "What communities ask for, and each need's lifecycle"),
         (name = "pledges", description = "What donors promise, money or goods, with earmarks"),
         (name = "suppliers", description = "Supplier offers and framework agreements activated in an emergency"),
+        (name = "matching", description = "Matching plans: run, review, change, confirm into allocations"),
         (name = "audit", description = "Who changed what, when"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -97,6 +98,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(board::api_router())
         .merge(pledges::api_router())
         .merge(suppliers::api_router())
+        .merge(matching::api_router())
         .merge(audit::api_router())
 }
 
@@ -127,6 +129,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(needs::page_router())
         .merge(pledges::page_router())
         .merge(suppliers::page_router())
+        .merge(matching::page_router())
         .merge(audit::page_router())
         .fallback(|| async { AppError::RouteNotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })

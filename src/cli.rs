@@ -210,6 +210,7 @@ async fn serve(db: Db, settings: Settings) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, backend = ?db.backend(), "Weave is serving");
     println!("Weave is serving on http://{}", listener.local_addr()?);
     let state = AppState::new(db, settings, &secret)?;
+    crate::matching::schedule::spawn(state.clone());
     app::serve(listener, state, app::shutdown_signal()).await?;
     Ok(())
 }

@@ -100,9 +100,38 @@ pub struct Settings {
         global = true
     )]
     pub db_max_connections: u32,
+
+    /// The hub's time zone: its days, cut-off times and needed-by dates are in it.
+    #[arg(long, env = "WEAVE_TIMEZONE", default_value = "Asia/Shanghai", value_parser = parse_timezone, global = true)]
+    pub timezone: chrono_tz::Tz,
+
+    /// Daily cut-off (HH:MM, hub time): the scheduled matching run prepares a plan for review.
+    #[arg(long, env = "WEAVE_MATCHING_CUTOFF", default_value = "16:00", value_parser = parse_time, global = true)]
+    pub matching_cutoff: chrono::NaiveTime,
+
+    /// Run matching every day at the cut-off (with several replicas, one runs it).
+    #[arg(long, env = "WEAVE_DAILY_MATCHING", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub daily_matching: bool,
+}
+
+fn parse_timezone(text: &str) -> Result<chrono_tz::Tz, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a time zone such as Asia/Shanghai"))
+}
+
+fn parse_time(text: &str) -> Result<chrono::NaiveTime, String> {
+    chrono::NaiveTime::parse_from_str(text, "%H:%M")
+        .map_err(|_| format!("{text:?} is not a time such as 16:00"))
 }
 
 impl Settings {
+    /// Today's date in the hub's time zone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        chrono::Utc::now()
+            .with_timezone(&self.timezone)
+            .date_naive()
+    }
+
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
@@ -124,6 +153,9 @@ impl Settings {
             max_body_bytes: 1024 * 1024,
             login_attempts_per_minute: 5,
             db_max_connections: 10,
+            timezone: chrono_tz::Asia::Shanghai,
+            matching_cutoff: chrono::NaiveTime::from_hms_opt(16, 0, 0).expect("a time"),
+            daily_matching: false,
         }
     }
 }
@@ -146,6 +178,9 @@ impl fmt::Debug for Settings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("login_attempts_per_minute", &self.login_attempts_per_minute)
             .field("db_max_connections", &self.db_max_connections)
+            .field("timezone", &self.timezone)
+            .field("matching_cutoff", &self.matching_cutoff)
+            .field("daily_matching", &self.daily_matching)
             .finish()
     }
 }

@@ -129,6 +129,10 @@ pub enum Permission {
         community_id: i64,
         status: crate::needs::model::NeedStatus,
     },
+    /// See matching plans and allocations.
+    ReadPlans,
+    /// Run matching, change a draft plan's lines, confirm or discard it.
+    RunMatching,
     /// List, create and revoke one's own API tokens; see one's own account.
     OwnAccount,
 }
@@ -174,7 +178,10 @@ pub fn allows(principal: &Principal, permission: Permission) -> bool {
             Supplier => principal.acts_for(supplier_id),
             _ => false,
         },
-        Permission::ManageAgreements => matches!(role, Admin | HubCoordinator),
+        Permission::ManageAgreements | Permission::RunMatching => {
+            matches!(role, Admin | HubCoordinator)
+        }
+        Permission::ReadPlans => matches!(role, Admin | HubCoordinator | FoundationStaff),
         Permission::ReadPledges => matches!(role, Admin | HubCoordinator | FoundationStaff | Donor),
         Permission::CreatePledge { donor_id } => match role {
             Admin | HubCoordinator | FoundationStaff => true,

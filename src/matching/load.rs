@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use sqlx::{AnyConnection, Row};
 
-use super::engine::instance::{EarmarkIn, Instance, NeedIn, OfferIn, Policy, SourceIn, DEFAULT_VULNERABLE};
+use super::engine::instance::{
+    EarmarkIn, Instance, NeedIn, OfferIn, Policy, SourceIn, DEFAULT_VULNERABLE,
+};
 use crate::{
     pledges::model::Earmark,
     suppliers::model::{is_available, AgreementStatus, OfferStatus},
@@ -131,18 +133,32 @@ async fn load_pledges(conn: &mut AnyConnection) -> Result<Vec<SourceIn>, sqlx::E
     let mut sources = Vec::with_capacity(rows.len());
     for row in rows {
         let id: i64 = row.try_get("id")?;
-        let earmark: Earmark = serde_json::from_str(&row.try_get::<String, _>("earmark_json")?).unwrap_or_default();
+        let earmark: Earmark =
+            serde_json::from_str(&row.try_get::<String, _>("earmark_json")?).unwrap_or_default();
         let earmark = EarmarkIn {
             districts: earmark.districts,
-            communities: earmark.communities.iter().map(|c| format!("community{c}")).collect(),
+            communities: earmark
+                .communities
+                .iter()
+                .map(|c| format!("community{c}"))
+                .collect(),
             items: Vec::new(),
-            categories: earmark.categories.iter().map(|c| c.as_str().to_owned()).collect(),
-            groups: earmark.groups.iter().map(|g| g.as_str().to_owned()).collect(),
+            categories: earmark
+                .categories
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+            groups: earmark
+                .groups
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
         };
         let earmark = (earmark != EarmarkIn::default()).then_some(earmark);
         let location = point(row.try_get("lat_e6")?, row.try_get("lon_e6")?);
         let source = if row.try_get::<String, _>("kind")? == "money" {
-            let left = row.try_get::<Option<i64>, _>("amount_fen")?.unwrap_or(0) - row.try_get::<i64, _>("spent")?;
+            let left = row.try_get::<Option<i64>, _>("amount_fen")?.unwrap_or(0)
+                - row.try_get::<i64, _>("spent")?;
             if left <= 0 {
                 continue;
             }
@@ -158,7 +174,8 @@ async fn load_pledges(conn: &mut AnyConnection) -> Result<Vec<SourceIn>, sqlx::E
                 earmark,
             }
         } else {
-            let left = row.try_get::<Option<i64>, _>("quantity")?.unwrap_or(0) - row.try_get::<i64, _>("units")?;
+            let left = row.try_get::<Option<i64>, _>("quantity")?.unwrap_or(0)
+                - row.try_get::<i64, _>("units")?;
             if left <= 0 {
                 continue;
             }
@@ -171,7 +188,11 @@ async fn load_pledges(conn: &mut AnyConnection) -> Result<Vec<SourceIn>, sqlx::E
                 amount: None,
                 location,
                 expires: row.try_get("expires_on")?,
-                available_from: if received { None } else { row.try_get("available_from")? },
+                available_from: if received {
+                    None
+                } else {
+                    row.try_get("available_from")?
+                },
                 earmark,
             }
         };
@@ -180,8 +201,13 @@ async fn load_pledges(conn: &mut AnyConnection) -> Result<Vec<SourceIn>, sqlx::E
     Ok(sources)
 }
 
-async fn load_offers(conn: &mut AnyConnection, today: NaiveDate) -> Result<Vec<OfferIn>, sqlx::Error> {
-    let week_ago = (today - chrono::Days::new(6)).format("%Y-%m-%d").to_string();
+async fn load_offers(
+    conn: &mut AnyConnection,
+    today: NaiveDate,
+) -> Result<Vec<OfferIn>, sqlx::Error> {
+    let week_ago = (today - chrono::Days::new(6))
+        .format("%Y-%m-%d")
+        .to_string();
     let rows = sqlx::query(
         "SELECT s.id, s.supplier_id, s.item_id, s.unit_price_fen, s.weekly_capacity, s.lead_days, s.valid_from, \
                 s.valid_until, s.status, ag.status AS agreement_status, o.lat_e6, o.lon_e6, \
@@ -194,17 +220,26 @@ async fn load_offers(conn: &mut AnyConnection, today: NaiveDate) -> Result<Vec<O
     .bind(week_ago)
     .fetch_all(&mut *conn)
     .await?;
-    let date = |text: Option<String>| text.and_then(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok());
+    let date =
+        |text: Option<String>| text.and_then(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok());
     let mut offers = Vec::with_capacity(rows.len());
     for row in rows {
         let agreement = row
             .try_get::<Option<String>, _>("agreement_status")?
             .and_then(|s| AgreementStatus::parse(&s));
-        let status = OfferStatus::parse(&row.try_get::<String, _>("status")?).unwrap_or(OfferStatus::Withdrawn);
-        if !is_available(status, date(row.try_get("valid_from")?), date(row.try_get("valid_until")?), agreement, today) {
+        let status = OfferStatus::parse(&row.try_get::<String, _>("status")?)
+            .unwrap_or(OfferStatus::Withdrawn);
+        if !is_available(
+            status,
+            date(row.try_get("valid_from")?),
+            date(row.try_get("valid_until")?),
+            agreement,
+            today,
+        ) {
             continue;
         }
-        let capacity = row.try_get::<i64, _>("weekly_capacity")? - row.try_get::<i64, _>("bought")?;
+        let capacity =
+            row.try_get::<i64, _>("weekly_capacity")? - row.try_get::<i64, _>("bought")?;
         if capacity <= 0 {
             continue;
         }

@@ -44,6 +44,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "pledges/form.html",
     "pledges/show.html",
     "supply.html",
+    "plans/list.html",
+    "plans/show.html",
     "organisations/list.html",
     "organisations/show.html",
     "organisations/form.html",
@@ -191,6 +193,12 @@ fn nav_for(principal: Option<&Principal>) -> Vec<NavLink> {
             links.push(NavLink {
                 href: "/board",
                 label: "nav_board",
+            });
+        }
+        if crate::auth::allows(p, Permission::ReadPlans) {
+            links.push(NavLink {
+                href: "/plans",
+                label: "nav_plans",
             });
         }
         if crate::auth::allows(p, Permission::ReadSupply) {

@@ -13,6 +13,7 @@ use weave::{
 pub struct TestApp {
     pub addr: String,
     pub db: Db,
+    pub database_url: String,
     pub client: Client,
     _tmp: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -123,6 +124,16 @@ impl TestApp {
         created.id
     }
 
+    /// Another service process on the same database: its own pool and settings.
+    pub async fn replica(&self, f: impl FnOnce(&mut Settings)) -> AppState {
+        let mut settings =
+            Settings::for_database(&self.database_url, self._tmp.path().to_path_buf());
+        f(&mut settings);
+        let db = Db::connect(&self.database_url, 4).await.expect("connect");
+        let secret = settings.session_secret.clone().unwrap();
+        AppState::new(db, settings, &secret).unwrap()
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(self.db.pool())
@@ -231,6 +242,7 @@ impl Builder {
         TestApp {
             addr,
             db,
+            database_url: url,
             client: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

@@ -10,6 +10,7 @@ mod common;
 mod errors;
 mod health;
 mod import;
+mod matching;
 mod needs;
 mod needs_pages;
 mod openapi;

@@ -17,7 +17,7 @@ fn invalid(record: &str, message: impl std::fmt::Display) -> InvalidInstance {
 }
 
 /// The instance exactly as written in JSON.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Instance {
     pub today: String,
