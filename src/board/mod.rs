@@ -40,11 +40,12 @@ pub struct ItemLine {
     pub item: String,
     pub unit: String,
     pub category: Category,
-    /// Units asked by open needs (open or partially matched).
+    /// Units open needs (open or partially matched) still ask for: asked less what confirmed
+    /// plans reserved for them.
     pub asked: i64,
     pub needs: i64,
     pub critical_needs: i64,
-    /// Units promised in goods pledges not yet received.
+    /// Units promised in goods pledges not yet received, less what plans reserved from them.
     pub pledged: i64,
     /// Units received from goods pledges and not yet allocated.
     pub in_stock: i64,
@@ -84,6 +85,16 @@ const GROUPED: &str =
     AND (CAST($2 AS TEXT) IS NULL OR n.beneficiary_group = $2) \
     AND (CAST($3 AS TEXT) IS NULL OR n.district = $3) \
     GROUP BY n.district, n.item_id, n.kit_id";
+
+/// What confirmed plans already reserved for the same needs, by district and item.
+const ALLOCATED: &str =
+    "SELECT n.district, a.item_id, CAST(SUM(a.quantity) AS BIGINT) AS allocated \
+    FROM allocations a JOIN needs n ON n.id = a.need_id \
+    WHERE a.status = 'reserved' AND n.status IN ('open', 'partially_matched') \
+    AND (CAST($1 AS TEXT) IS NULL OR n.urgency = $1) \
+    AND (CAST($2 AS TEXT) IS NULL OR n.beneficiary_group = $2) \
+    AND (CAST($3 AS TEXT) IS NULL OR n.district = $3) \
+    GROUP BY n.district, a.item_id";
 
 struct ItemInfo {
     name: String,
@@ -131,10 +142,14 @@ pub async fn board(conn: &mut AnyConnection, filter: &BoardFilter) -> Result<Boa
             .or_default()
             .push((r.get("item_id"), r.get("quantity")));
     }
+    // Goods pledges minus what confirmed plans reserved from them.
     let supply_rows = sqlx::query(
-        "SELECT item_id, CAST(SUM(CASE WHEN status = 'pledged' THEN quantity ELSE 0 END) AS BIGINT) AS pledged, \
-         CAST(SUM(CASE WHEN status = 'received' THEN quantity ELSE 0 END) AS BIGINT) AS in_stock \
-         FROM pledges WHERE kind = 'goods' AND status IN ('pledged', 'received') GROUP BY item_id",
+        "SELECT p.item_id, \
+         CAST(SUM(CASE WHEN p.status = 'pledged' THEN p.quantity - COALESCE(a.reserved, 0) ELSE 0 END) AS BIGINT) AS pledged, \
+         CAST(SUM(CASE WHEN p.status = 'received' THEN p.quantity - COALESCE(a.reserved, 0) ELSE 0 END) AS BIGINT) AS in_stock \
+         FROM pledges p LEFT JOIN (SELECT pledge_id, SUM(quantity) AS reserved FROM allocations \
+              WHERE status = 'reserved' GROUP BY pledge_id) a ON a.pledge_id = p.id \
+         WHERE p.kind = 'goods' AND p.status IN ('pledged', 'received') GROUP BY p.item_id",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -186,6 +201,19 @@ pub async fn board(conn: &mut AnyConnection, filter: &BoardFilter) -> Result<Boa
             line.critical_needs += r.get::<i64, _>("critical_needs");
         }
     }
+    let allocated = sqlx::query(ALLOCATED)
+        .bind(filter.urgency.map(Urgency::as_str))
+        .bind(filter.beneficiary_group.map(BeneficiaryGroup::as_str))
+        .bind(district)
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in allocated {
+        if let Some(line) =
+            districts.get_mut(&(r.get::<String, _>("district"), r.get::<i64, _>("item_id")))
+        {
+            line.asked = (line.asked - r.get::<i64, _>("allocated")).max(0);
+        }
+    }
     let mut by_district: Vec<DistrictLine> = districts.into_values().collect();
     let mut totals: BTreeMap<i64, ItemLine> = BTreeMap::new();
     for line in &by_district {
@@ -231,7 +259,10 @@ pub async fn board(conn: &mut AnyConnection, filter: &BoardFilter) -> Result<Boa
     });
 
     let money_fen: Option<i64> = sqlx::query_scalar(
-        "SELECT CAST(SUM(amount_fen) AS BIGINT) FROM pledges WHERE kind = 'money' AND status IN ('pledged', 'received')",
+        "SELECT CAST(SUM(p.amount_fen - COALESCE(a.spent, 0)) AS BIGINT) FROM pledges p \
+         LEFT JOIN (SELECT pledge_id, SUM(cost_fen) AS spent FROM allocations WHERE status = 'reserved' \
+              GROUP BY pledge_id) a ON a.pledge_id = p.id \
+         WHERE p.kind = 'money' AND p.status IN ('pledged', 'received')",
     )
     .fetch_one(&mut *conn)
     .await?;

@@ -266,6 +266,30 @@ async fn confirming_reserves_supply_moves_needs_and_counts_once() {
         .unwrap();
     expect_problem(late, 409, "plan_not_draft").await;
 
+    // The board counts what is still asked and what is still free.
+    let board = body(
+        w.app
+            .get("/api/v1/board", Some(&w.hub.token))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let masks_line = board["by_item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["item_id"] == w.mask)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            masks_line["asked"].as_i64(),
+            masks_line["in_stock"].as_i64()
+        ),
+        (Some(300), Some(0)),
+        "{masks_line}"
+    );
     assert_eq!(need_status(&w, full).await, "matched");
     assert_eq!(need_status(&w, partial).await, "partially_matched");
     assert_eq!(need_status(&w, subsidy).await, "partially_matched");
