@@ -33,7 +33,7 @@ fn run(name: &str, scale: Scale) {
     let before = peak_mb();
     let mut times = Vec::new();
     let mut plan = None;
-    let runs = if scale.needs > 200_000 { 2 } else { 5 };
+    let runs = if scale.needs > 200_000 { 1 } else { 3 };
     for _ in 0..runs {
         let started = Instant::now();
         plan = Some(engine::solve(&problem));

@@ -194,6 +194,27 @@ impl FairProblem {
         }
     }
 
+    /// Puts the capacities of `scale` and `demands` on a network built for these groups, with
+    /// no flow: the structure is reused from one step to the next.
+    fn reset(&self, built: &mut Built, scale: Cap, demands: &[Cap]) {
+        for (s, &edge) in built.supply_edges.iter().enumerate() {
+            built.net.set_capacity(edge, self.supplies[s] * scale);
+        }
+        for (c, &edge) in built.channel_edges.iter().enumerate() {
+            built.net.set_capacity(edge, self.channels[c] * scale);
+        }
+        for edges in &built.set_edges {
+            for &(_, edge) in edges {
+                built.net.set_capacity(edge, INFINITE);
+            }
+        }
+        for (g, &(_, edge)) in built.group_sets.iter().enumerate() {
+            built.net.set_capacity(edge, INFINITE);
+            built.net.set_capacity(built.demand_edges[g], demands[g]);
+        }
+        built.total_demand = demands.iter().sum();
+    }
+
     /// Demands at level `t`, scaled by `t.den`.
     fn demands_at(&self, t: Level) -> Vec<Cap> {
         self.groups
@@ -207,12 +228,12 @@ impl FairProblem {
 
     /// The highest level all rising groups reach together, and the groups that cannot rise
     /// above it (empty when every rising group can be filled).
-    fn next_bottleneck(&self) -> (Level, Vec<usize>) {
+    fn next_bottleneck(&self, built: &mut Built) -> (Level, Vec<usize>) {
         let mut t = Level::FULL;
         let mut blocked: Vec<usize> = Vec::new();
         loop {
             let demands = self.demands_at(t);
-            let mut built = self.build(t.den, &demands);
+            self.reset(built, t.den, &demands);
             let flow = built.net.max_flow(SOURCE, SINK);
             let side = built.net.source_side(SOURCE);
             if flow == built.total_demand {
@@ -221,7 +242,7 @@ impl FairProblem {
                 }
                 // Every rising group no augmenting path reaches cannot rise above `t` without
                 // taking from another: freeze them all in this round.
-                let stuck = self.cannot_rise(&built, &side);
+                let stuck = self.cannot_rise(built, &side);
                 return (t, if stuck.is_empty() { blocked } else { stuck });
             }
             let (cut_supply, in_cut) = self.cut(&side);
@@ -359,6 +380,7 @@ impl FairProblem {
     fn solve_compact(&mut self, first_round: usize) -> Vec<Option<(Level, usize)>> {
         let mut levels = vec![None; self.groups.len()];
         let mut round = first_round;
+        let mut built = self.build(1, &vec![0; self.groups.len()]);
         loop {
             let rising: Vec<usize> = (0..self.groups.len())
                 .filter(|&g| matches!(self.groups[g].demand, Demand::Rising { .. }))
@@ -366,7 +388,7 @@ impl FairProblem {
             if rising.is_empty() {
                 return levels;
             }
-            let (t, blocked) = self.next_bottleneck();
+            let (t, blocked) = self.next_bottleneck(&mut built);
             let frozen: Vec<usize> = if blocked.is_empty() {
                 rising
             } else {
@@ -379,7 +401,7 @@ impl FairProblem {
                 levels[g] = Some((t, round));
             }
             round += 1;
-            self.freeze(&frozen, t);
+            self.freeze(&mut built, &frozen, t);
         }
     }
 
@@ -397,7 +419,7 @@ impl FairProblem {
 
     /// Fixes `frozen` at level `t`: whole units rounded down, then one more unit each in order
     /// of largest remainder (ties by rank) while the supply still allows it.
-    fn freeze(&mut self, frozen: &[usize], t: Level) {
+    fn freeze(&mut self, built: &mut Built, frozen: &[usize], t: Level) {
         let mut order: Vec<(usize, Cap, Cap, usize, Cap)> = Vec::new(); // g, rem, denom, rank, unit
         let mut exact_total: Cap = 0;
         for &g in frozen {
@@ -422,7 +444,7 @@ impl FairProblem {
             }
         }
         let demands: Vec<Cap> = (0..self.groups.len()).map(|g| self.amount(g)).collect();
-        let mut built = self.build(1, &demands);
+        self.reset(built, 1, &demands);
         let flow = built.net.max_flow(SOURCE, SINK);
         debug_assert_eq!(
             flow, built.total_demand,
@@ -439,7 +461,7 @@ impl FairProblem {
                 batch.push((g, unit));
             }
         }
-        self.add_units(&mut built, &batch);
+        self.add_units(built, &batch);
         // Whole units can leave part of the supply unused (a price larger than a share):
         // hand out what is left one unit per group at a time, while any group can take one.
         loop {
@@ -457,7 +479,7 @@ impl FairProblem {
                     .cmp(&((bb + self.amount(b)) * wa))
                     .then(ra.cmp(&rb))
             });
-            if open.is_empty() || self.add_units(&mut built, &open) == 0 {
+            if open.is_empty() || self.add_units(built, &open) == 0 {
                 break;
             }
         }

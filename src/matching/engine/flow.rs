@@ -50,6 +50,12 @@ impl FlowNetwork {
         self.edges[edge.0 + 1].cap
     }
 
+    /// Sets an edge's capacity and clears its flow.
+    pub fn set_capacity(&mut self, edge: EdgeId, cap: Cap) {
+        self.edges[edge.0].cap = cap;
+        self.edges[edge.0 + 1].cap = 0;
+    }
+
     /// Capacity still unused on an edge.
     pub fn residual(&self, edge: EdgeId) -> Cap {
         self.edges[edge.0].cap

@@ -201,6 +201,10 @@ impl<'a> Engine<'a> {
                 None => money.push(s),
             }
         }
+        // Only lots with something left can help.
+        for lots in goods_by_item.values_mut() {
+            lots.retain(|&s| self.left[s] > 0);
+        }
         for &n in &short {
             let need = &problem.needs[n];
             if let Some(lots) = goods_by_item.get(&need.item) {
@@ -215,15 +219,31 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        let mut offers: Vec<usize> = (0..problem.offers.len()).collect();
-        offers.sort_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
+        let mut offers_by_item: HashMap<Sym, Vec<usize>> = HashMap::new();
+        for (o, offer) in problem.offers.iter().enumerate() {
+            offers_by_item.entry(offer.item).or_default().push(o);
+        }
+        for offers in offers_by_item.values_mut() {
+            offers.sort_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
+        }
+        let cheapest = problem
+            .needs
+            .iter()
+            .filter_map(|n| n.rate)
+            .chain(problem.offers.iter().map(|o| o.unit_price))
+            .min();
         for &n in &short {
             let need = &problem.needs[n];
+            let offers: &[usize] = offers_by_item.get(&need.item).map_or(&[], |o| o.as_slice());
+            if need.rate.is_none() && offers.is_empty() {
+                continue;
+            }
+            money.retain(|&s| cheapest.is_some_and(|price| self.left[s] >= price));
             for &s in &money {
                 if self.short(n) == 0 {
                     break;
                 }
-                if self.left[s] <= 0 || !problem.sources[s].may_serve(need, problem.today) {
+                if !problem.sources[s].may_serve(need, problem.today) {
                     continue;
                 }
                 if let Some(rate) = need.rate {
@@ -231,7 +251,7 @@ impl<'a> Engine<'a> {
                     self.give(n, s, None, take);
                     continue;
                 }
-                for &o in &offers {
+                for &o in offers {
                     let offer = &problem.offers[o];
                     if self.short(n) == 0 || self.left[s] < offer.unit_price {
                         continue;

@@ -75,11 +75,9 @@ pub(super) fn allocate(engine: &mut Engine) {
             .iter()
             .map(|members| members.iter().map(|&s| engine.left[s] as i128).sum())
             .collect(),
-        channels: problem
-            .offers
-            .iter()
-            .map(|o| o.capacity as i128 * o.unit_price as i128)
-            .collect(),
+        // Offer capacity is fitted after each pass (fit_offer_capacity), not in the flow: it
+        // keeps the networks small and the passes few.
+        channels: Vec::new(),
         groups: Vec::new(),
     };
     let mut planned: Vec<Planned> = Vec::new();
@@ -125,10 +123,7 @@ pub(super) fn allocate(engine: &mut Engine) {
                     fair.groups.push(Group {
                         shape: None,
                         supplies: purses_of[&n].clone(),
-                        channel: match channel {
-                            Channel::Offer(o) => Some(o as u32),
-                            Channel::Rate(_) => None,
-                        },
+                        channel: None,
                         demand: Demand::Rising {
                             weight: 0,
                             base: 0,
@@ -152,10 +147,14 @@ pub(super) fn allocate(engine: &mut Engine) {
                 break;
             }
             let levels = fair.solve(engine.next_round);
+            let mut units: Vec<i64> = (first..fair.groups.len())
+                .map(|g| (fair.amount(g) / price(engine, planned[g].channel)) as i64)
+                .collect();
+            fit_offer_capacity(engine, &planned[first..], &mut units, &offer_units);
             let mut progress = false;
-            for g in first..fair.groups.len() {
+            for (g, units) in (first..fair.groups.len()).zip(units) {
                 let unit = price(engine, planned[g].channel);
-                let units = (fair.amount(g) / unit) as i64;
+                fair.groups[g].demand = Demand::Fixed(units as i128 * unit);
                 if let Channel::Offer(o) = planned[g].channel {
                     offer_units[o] += units;
                 }
@@ -180,6 +179,49 @@ pub(super) fn allocate(engine: &mut Engine) {
     }
 
     pay(engine, &fair, &planned, &purses);
+}
+
+/// An offer asked for more than it can still deliver this pass shares what it has among the
+/// groups buying through it, in proportion to what each asked (whole units, the spare units to
+/// the first groups); the money they do not spend is free for the next pass, where those needs
+/// turn to their next cheapest offer.
+fn fit_offer_capacity(
+    engine: &Engine,
+    planned: &[Planned],
+    units: &mut [i64],
+    offer_units: &[i64],
+) {
+    let mut by_offer: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, plan) in planned.iter().enumerate() {
+        if let Channel::Offer(o) = plan.channel {
+            by_offer.entry(o).or_default().push(i);
+        }
+    }
+    let mut offers: Vec<usize> = by_offer.keys().copied().collect();
+    offers.sort_unstable();
+    for o in offers {
+        let groups = &by_offer[&o];
+        let left = engine.problem.offers[o].capacity - offer_units[o];
+        let wanted: i64 = groups.iter().map(|&i| units[i]).sum();
+        if wanted <= left {
+            continue;
+        }
+        let mut spare = left;
+        for &i in groups {
+            let share = (units[i] as i128 * left as i128 / wanted as i128) as i64;
+            units[i] = share;
+            spare -= share;
+        }
+        let mut order = groups.clone();
+        order.sort_unstable();
+        for i in order {
+            if spare == 0 {
+                break;
+            }
+            units[i] += 1;
+            spare -= 1;
+        }
+    }
 }
 
 fn price(engine: &Engine, channel: Channel) -> i128 {
