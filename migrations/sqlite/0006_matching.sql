@@ -33,7 +33,9 @@ CREATE TABLE plan_lines (
     quantity INTEGER NOT NULL CHECK (quantity >= 0),
     unit_cost_fen INTEGER CHECK (unit_cost_fen >= 0),
     distance_m INTEGER,
-    reason TEXT NOT NULL
+    reason TEXT NOT NULL,
+    -- The reason as data (class, share, source), rendered in the reader's language.
+    why_json TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX plan_lines_plan ON plan_lines (plan_id, need_id);
 

@@ -10,7 +10,10 @@ use axum::{
 use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
 
-use super::plans::{self, Plan, PlanLine, PlanOrigin, PlanStatus};
+use super::{
+    engine::{ShareWhy, SourceWhy},
+    plans::{self, Plan, PlanLine, PlanOrigin, PlanStatus},
+};
 use crate::{
     app::AppState,
     auth::{allows, Permission},
@@ -56,13 +59,69 @@ async fn run(
     Ok(Redirect::to(&format!("/plans/{id}")))
 }
 
+/// A line with its reason in the reader's language.
+#[derive(Serialize)]
+struct ShownLine<'a> {
+    #[serde(flatten)]
+    line: &'a PlanLine,
+    explained: String,
+}
+
 /// Lines of one item for one community.
 #[derive(Serialize)]
 struct ItemGroup<'a> {
     item_name: &'a str,
     kit_name: Option<&'a str>,
     total: i64,
-    lines: Vec<&'a PlanLine>,
+    lines: Vec<ShownLine<'a>>,
+}
+
+/// The reason of a line from translations: class; share; source.
+fn explain(page: &PageCtx, state: &AppState, line: &PlanLine) -> String {
+    let Some(why) = &line.why else {
+        return line.reason.clone();
+    };
+    let text = |key: &str| page.text(state, key);
+    let class = text(&format!("plan_class_{}", why.class));
+    let share = match why.share {
+        ShareWhy::Full => text("why_full"),
+        ShareWhy::Equal {
+            percent,
+            across,
+            level,
+        } => text("why_equal")
+            .replace("{percent}", &percent.to_string())
+            .replace("{across}", &across.to_string())
+            .replace("{level}", &level.to_string()),
+        ShareWhy::Leftover { percent } => {
+            text("why_leftover").replace("{percent}", &percent.to_string())
+        }
+    };
+    let source = match &why.source {
+        SourceWhy::Stock { expires } | SourceWhy::Pledge { expires } => {
+            let key = if matches!(why.source, SourceWhy::Stock { .. }) {
+                "why_stock"
+            } else {
+                "why_pledge"
+            };
+            let mut source = text(key);
+            if let Some(date) = expires {
+                source.push_str(&text("why_expires").replace("{date}", date));
+            }
+            source
+        }
+        SourceWhy::Purchase {
+            unit_price,
+            lead_days,
+        } => text("why_purchase")
+            .replace("{price}", unit_price)
+            .replace("{days}", &lead_days.to_string()),
+        SourceWhy::Rate { rate } => text("why_rate").replace("{rate}", rate),
+    };
+    format!(
+        "{class}{sep}{share}{sep}{source}",
+        sep = text("why_separator")
+    )
 }
 
 #[derive(Serialize)]
@@ -72,7 +131,7 @@ struct CommunityGroup<'a> {
     items: Vec<ItemGroup<'a>>,
 }
 
-fn grouped(plan: &Plan) -> Vec<CommunityGroup<'_>> {
+fn grouped<'a>(plan: &'a Plan, page: &PageCtx, state: &AppState) -> Vec<CommunityGroup<'a>> {
     let mut groups: Vec<CommunityGroup> = Vec::new();
     for line in &plan.lines {
         if groups.last().is_none_or(|g| g.name != line.community_name) {
@@ -97,7 +156,10 @@ fn grouped(plan: &Plan) -> Vec<CommunityGroup<'_>> {
         }
         let item = community.items.last_mut().expect("just pushed");
         item.total += line.quantity;
-        item.lines.push(line);
+        item.lines.push(ShownLine {
+            line,
+            explained: explain(page, state, line),
+        });
     }
     groups
 }
@@ -117,7 +179,7 @@ async fn show(
         "plans/show.html",
         context! {
             plan => Value::from_serialize(&plan),
-            communities => Value::from_serialize(grouped(&plan)),
+            communities => Value::from_serialize(grouped(&plan, &page, &state)),
             editable,
             key => uuid::Uuid::new_v4().to_string(),
         },

@@ -71,7 +71,10 @@ pub struct PlanLine {
     pub cost: Option<Money>,
     /// Great-circle distance from the source (or the supplier) to the community.
     pub distance_km: Option<f64>,
+    /// The reason in English, as the engine writes it.
     pub reason: String,
+    /// The reason as data, for any language.
+    pub why: Option<engine::Why>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -121,7 +124,7 @@ pub async fn run(
         load::load(&mut conn, today).await?
     };
     let (plan, loaded) = tokio::task::spawn_blocking(move || {
-        let plan = engine::plan(&loaded.instance);
+        let plan = engine::plan_explained(&loaded.instance);
         (plan, loaded)
     })
     .await
@@ -147,7 +150,7 @@ pub async fn run(
 
 pub(super) async fn insert(
     tx: &mut Tx,
-    plan: &engine::Plan,
+    (plan, whys): &(engine::Plan, Vec<engine::Why>),
     loaded: &load::Loaded,
     actor: Option<&Principal>,
     origin: PlanOrigin,
@@ -181,7 +184,7 @@ pub(super) async fn insert(
     .fetch_one(tx.conn())
     .await?;
     let id: i64 = row.try_get("id")?;
-    for line in &plan.allocations {
+    for (line, why) in plan.allocations.iter().zip(whys) {
         let part = loaded
             .needs
             .get(&line.need)
@@ -195,7 +198,7 @@ pub(super) async fn insert(
             .map(|c| fen_of(c) / line.quantity.max(1));
         sqlx::query(
             "INSERT INTO plan_lines (plan_id, need_id, item_id, pledge_id, offer_id, proposed_quantity, quantity, \
-             unit_cost_fen, distance_m, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             unit_cost_fen, distance_m, reason, why_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(id)
         .bind(part.need_id)
@@ -207,6 +210,7 @@ pub(super) async fn insert(
         .bind(unit_cost)
         .bind(line.distance_km.map(|km| (km * 1000.0).round() as i64))
         .bind(&line.reason)
+        .bind(serde_json::to_string(why).map_err(anyhow::Error::from)?)
         .execute(tx.conn())
         .await?;
     }
@@ -265,7 +269,7 @@ pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Plan, AppError> {
     let rows = sqlx::query(
         "SELECT l.id, l.need_id, n.community_id, o.name_zh AS community_name, n.district, l.item_id, \
                 i.name_zh AS item_name, n.kit_id, k.name_zh AS kit_name, l.pledge_id, l.offer_id, l.quantity, \
-                l.proposed_quantity, l.unit_cost_fen, l.distance_m, l.reason \
+                l.proposed_quantity, l.unit_cost_fen, l.distance_m, l.reason, l.why_json \
          FROM plan_lines l JOIN needs n ON n.id = l.need_id JOIN organisations o ON o.id = n.community_id \
          JOIN items i ON i.id = l.item_id LEFT JOIN kits k ON k.id = n.kit_id \
          WHERE l.plan_id = $1 ORDER BY o.name_zh, n.community_id, l.item_id, l.need_id, l.id",
@@ -296,6 +300,7 @@ pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Plan, AppError> {
                 .try_get::<Option<i64>, _>("distance_m")?
                 .map(|m| (m / 100) as f64 / 10.0),
             reason: r.try_get("reason")?,
+            why: serde_json::from_str(&r.try_get::<String, _>("why_json")?).ok(),
         });
     }
     let kits = kit_progress(conn, id).await?;

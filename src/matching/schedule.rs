@@ -36,7 +36,7 @@ pub async fn run_if_due(state: &AppState, now: DateTime<Utc>) -> Result<Option<i
         load::load(&mut conn, day).await?
     };
     let (plan, loaded) =
-        tokio::task::spawn_blocking(move || (engine::plan(&loaded.instance), loaded))
+        tokio::task::spawn_blocking(move || (engine::plan_explained(&loaded.instance), loaded))
             .await
             .map_err(anyhow::Error::from)?;
     let plan = plan.map_err(|e| anyhow::anyhow!("the database holds an invalid instance: {e}"))?;

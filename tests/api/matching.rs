@@ -578,7 +578,8 @@ async fn the_plan_pages_group_lines_and_confirm_from_a_phone() {
         .await
         .unwrap();
     assert!(
-        page.contains("一次性医用口罩 × 80") && page.contains("critical + vulnerable"),
+        page.contains("一次性医用口罩 × 80")
+            && page.contains("特急 + 弱势群体；平均分配：得到所需的 80%"),
         "{page}"
     );
     let key = crate::common::hidden_value(&page, "key");
@@ -618,5 +619,17 @@ async fn the_plan_pages_group_lines_and_confirm_from_a_phone() {
     assert!(
         list.contains("Confirmed") && list.contains("Run matching now"),
         "{list}"
+    );
+    let page = browser
+        .get(w.app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("critical + vulnerable; equal share: 80% of asked"),
+        "{page}"
     );
 }

@@ -24,7 +24,7 @@ mod output;
 use std::collections::HashMap;
 
 pub use instance::{Instance, InvalidInstance, Problem};
-pub use output::{AllocationOut, Plan, Summary, Unmet};
+pub use output::{AllocationOut, Plan, ShareWhy, SourceWhy, Summary, Unmet, Why};
 
 use fair::{water_level, Level};
 use instance::Sym;
@@ -37,6 +37,17 @@ pub fn plan(instance: &Instance) -> Result<Plan, InvalidInstance> {
 
 /// Plans a checked problem.
 pub fn solve(problem: &Problem) -> Plan {
+    solve_explained(problem).0
+}
+
+/// Plans an instance and says why each line is there as data (one [`Why`] per allocation).
+pub fn plan_explained(instance: &Instance) -> Result<(Plan, Vec<Why>), InvalidInstance> {
+    let problem = instance.check()?;
+    Ok(solve_explained(&problem))
+}
+
+/// Plans a checked problem, with the reasons as data.
+pub fn solve_explained(problem: &Problem) -> (Plan, Vec<Why>) {
     let mut engine = Engine::new(problem);
     goods::allocate(&mut engine);
     money::allocate(&mut engine);
