@@ -223,6 +223,22 @@ async fn every_role_meets_every_endpoint() {
             success: 200,
         },
         Case {
+            name: "list matching plans",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/plans".into()),
+            body: None,
+            allowed: allowed(&[Admin, HubCoordinator, FoundationStaff]),
+            success: 200,
+        },
+        Case {
+            name: "run matching",
+            method: Method::POST,
+            path: Box::new(|_| "/api/v1/plans".into()),
+            body: None,
+            allowed: allowed(&[Admin, HubCoordinator]),
+            success: 201,
+        },
+        Case {
             name: "read the audit trail",
             method: Method::GET,
             path: Box::new(|_| "/api/v1/audit".into()),
