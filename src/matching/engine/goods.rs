@@ -25,11 +25,59 @@ pub(super) fn allocate(engine: &mut Engine) {
             }
         }
     }
-    for (item, needs) in needs_by_item {
-        if let Some(lots) = lots_by_item.get(&item) {
-            allocate_item(engine, &needs, lots);
+    let work: Vec<(Vec<usize>, &Vec<usize>)> = needs_by_item
+        .into_iter()
+        .filter_map(|(item, needs)| Some((needs, lots_by_item.get(&item)?)))
+        .collect();
+    // Items share nothing in this stage: plan them on all cores, each in its own engine, and
+    // merge in item order so the plan is the same whatever the scheduling.
+    let done: Vec<Engine> = in_parallel(&work, |(needs, lots)| {
+        let mut part = engine.fork();
+        allocate_item(&mut part, needs, lots);
+        part
+    });
+    for ((needs, _), part) in work.iter().zip(done) {
+        let offset = engine.next_round;
+        for line in &part.lines {
+            engine.give(line.need, line.source, None, line.quantity);
         }
+        for &n in needs {
+            engine.shares[n] = part.shares[n].map(|share| Share {
+                round: share.round + offset,
+                ..share
+            });
+        }
+        engine.next_round += part.next_round;
     }
+}
+
+/// Runs `job` on every element on the machine's cores; results in input order.
+fn in_parallel<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<R>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let result = job(item);
+                *results[i].lock().expect("no worker panicked") = Some(result);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .expect("no worker panicked")
+                .expect("every item done")
+        })
+        .collect()
 }
 
 /// Lots that are interchangeable for every need of the item.

@@ -107,6 +107,20 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// A fresh engine over the same problem and what is left, for one part of the work.
+    pub fn fork(&self) -> Engine<'a> {
+        Engine {
+            problem: self.problem,
+            have: self.have.clone(),
+            left: self.left.clone(),
+            bought: self.bought.clone(),
+            lines: Vec::new(),
+            shares: vec![None; self.problem.needs.len()],
+            rank: self.rank.clone(),
+            next_round: 0,
+        }
+    }
+
     pub fn short(&self, n: usize) -> i64 {
         self.problem.needs[n].quantity - self.have[n]
     }
