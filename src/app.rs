@@ -23,8 +23,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    audit, auth, board, catalogue, config::Settings, db::Db, error::AppError, matching, needs,
-    pledges, registry, suppliers, web,
+    audit, auth, board, catalogue, config::Settings, db::Db, deliveries, error::AppError, funds,
+    matching, needs, pledges, registry, stock, suppliers, web,
 };
 
 #[derive(Clone)]
@@ -68,6 +68,9 @@ impl AppState {
         (name = "pledges", description = "What donors promise, money or goods, with earmarks"),
         (name = "suppliers", description = "Supplier offers and framework agreements activated in an emergency"),
         (name = "matching", description = "Matching plans: run, review, change, confirm into allocations"),
+        (name = "stock", description = "Locations, lots, the stock movement ledger, balances and stocktakes"),
+        (name = "dispatch", description = "The day's pick lists and delivery runs, delivery and receipt confirmation"),
+        (name = "funds", description = "Projects, budget lines, indicators, receipts, disbursements, budget adjustments and the ledger"),
         (name = "audit", description = "Who changed what, when"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -99,6 +102,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(pledges::api_router())
         .merge(suppliers::api_router())
         .merge(matching::api_router())
+        .merge(stock::api_router())
+        .merge(deliveries::api_router())
+        .merge(funds::api_router())
         .merge(audit::api_router())
 }
 
@@ -130,6 +136,9 @@ pub fn build_router(state: AppState) -> Router {
         .merge(pledges::page_router())
         .merge(suppliers::page_router())
         .merge(matching::page_router())
+        .merge(stock::page_router())
+        .merge(deliveries::page_router())
+        .merge(funds::page_router())
         .merge(audit::page_router())
         .fallback(|| async { AppError::RouteNotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })

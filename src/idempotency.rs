@@ -110,3 +110,45 @@ pub fn is_concurrent_duplicate(error: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// The future of one attempt at an idempotent write, borrowing the transaction.
+pub type Attempt<'t> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<(StatusCode, serde_json::Value), AppError>>
+            + Send
+            + 't,
+    >,
+>;
+
+/// Runs `write` in one transaction, once per `key`: the first answer is stored with the write
+/// and returned to every retry. On PostgreSQL a concurrent request with the same key makes our
+/// insert of the key fail; the second attempt then finds and returns its answer.
+pub async fn once<F>(
+    db: &db::Db,
+    user_id: i64,
+    scope: &str,
+    key: &str,
+    hash: &str,
+    mut write: F,
+) -> Result<(StatusCode, serde_json::Value), AppError>
+where
+    F: for<'t> FnMut(&'t mut db::Tx) -> Attempt<'t>,
+{
+    for _ in 0..2 {
+        let mut tx = db.begin().await?;
+        if let Some(stored) = lookup(tx.conn(), user_id, scope, key, hash).await? {
+            return Ok((stored.status, stored.body));
+        }
+        let (status, body) = write(&mut tx).await?;
+        match remember(tx.conn(), user_id, scope, key, hash, status, &body).await {
+            Err(e) if is_concurrent_duplicate(&e) => continue,
+            other => other?,
+        }
+        tx.commit().await?;
+        return Ok((status, body));
+    }
+    Err(AppError::Conflict {
+        code: "idempotency_conflict",
+        detail: "a request with this key is in progress".into(),
+    })
+}

@@ -135,6 +135,28 @@ pub enum Permission {
     RunMatching,
     /// List, create and revoke one's own API tokens; see one's own account.
     OwnAccount,
+    /// See locations, stock balances, lots, movements and stocktakes.
+    ReadStock,
+    /// Post stock movements and stocktakes, add locations, prepare and dispatch delivery runs.
+    ManageStock,
+    /// See delivery runs (a secretary sees those of their own communities).
+    ReadDeliveries,
+    /// Mark a run to a community delivered (the hub's volunteers, or the community itself).
+    MarkDelivered {
+        community_id: i64,
+    },
+    /// Confirm what a run actually brought to a community.
+    ConfirmReceipt {
+        community_id: i64,
+    },
+    /// See projects, budgets, receipts, disbursements and the ledger.
+    ReadFunds,
+    /// Create projects, record receipts, disbursements and budget adjustments.
+    ManageFunds,
+    /// Let a disbursement overdraw a fund or a budget line, with a recorded reason.
+    OverrideOverdraw,
+    /// Check the stock and fund books for broken invariants.
+    CheckBooks,
 }
 
 /// The permission check: 401 for the anonymous public, 403 for a role or ownership that does
@@ -182,6 +204,27 @@ pub fn allows(principal: &Principal, permission: Permission) -> bool {
             matches!(role, Admin | HubCoordinator)
         }
         Permission::ReadPlans => matches!(role, Admin | HubCoordinator | FoundationStaff),
+        Permission::ReadStock => matches!(role, Admin | HubCoordinator | FoundationStaff),
+        Permission::ManageStock => matches!(role, Admin | HubCoordinator),
+        Permission::ReadDeliveries => {
+            matches!(
+                role,
+                Admin | HubCoordinator | FoundationStaff | CommunitySecretary
+            )
+        }
+        Permission::MarkDelivered { community_id } => match role {
+            Admin | HubCoordinator => true,
+            CommunitySecretary => principal.acts_for(community_id),
+            _ => false,
+        },
+        Permission::ConfirmReceipt { community_id } => match role {
+            Admin => true,
+            CommunitySecretary => principal.acts_for(community_id),
+            _ => false,
+        },
+        Permission::ReadFunds => matches!(role, Admin | HubCoordinator | FoundationStaff),
+        Permission::ManageFunds => matches!(role, Admin | FoundationStaff),
+        Permission::OverrideOverdraw | Permission::CheckBooks => role == Admin,
         Permission::ReadPledges => matches!(role, Admin | HubCoordinator | FoundationStaff | Donor),
         Permission::CreatePledge { donor_id } => match role {
             Admin | HubCoordinator | FoundationStaff => true,

@@ -88,7 +88,7 @@ const GROUPED: &str =
 
 /// What confirmed plans already reserved for the same needs, by district and item.
 const ALLOCATED: &str =
-    "SELECT n.district, a.item_id, CAST(SUM(a.quantity) AS BIGINT) AS allocated \
+    "SELECT n.district, a.item_id, CAST(SUM(a.quantity - a.returned - a.written_off) AS BIGINT) AS allocated \
     FROM allocations a JOIN needs n ON n.id = a.need_id \
     WHERE a.status = 'reserved' AND n.status IN ('open', 'partially_matched') \
     AND (CAST($1 AS TEXT) IS NULL OR n.urgency = $1) \
@@ -144,12 +144,17 @@ pub async fn board(conn: &mut AnyConnection, filter: &BoardFilter) -> Result<Boa
     }
     // Goods pledges minus what confirmed plans reserved from them.
     let supply_rows = sqlx::query(
-        "SELECT p.item_id, \
-         CAST(SUM(CASE WHEN p.status = 'pledged' THEN p.quantity - COALESCE(a.reserved, 0) ELSE 0 END) AS BIGINT) AS pledged, \
-         CAST(SUM(CASE WHEN p.status = 'received' THEN p.quantity - COALESCE(a.reserved, 0) ELSE 0 END) AS BIGINT) AS in_stock \
-         FROM pledges p LEFT JOIN (SELECT pledge_id, SUM(quantity) AS reserved FROM allocations \
-              WHERE status = 'reserved' GROUP BY pledge_id) a ON a.pledge_id = p.id \
-         WHERE p.kind = 'goods' AND p.status IN ('pledged', 'received') GROUP BY p.item_id",
+        "SELECT item_id, CAST(SUM(pledged) AS BIGINT) AS pledged, CAST(SUM(in_stock) AS BIGINT) AS in_stock FROM ( \
+           SELECT p.item_id, \
+             CASE WHEN p.status = 'pledged' THEN p.quantity - COALESCE(a.reserved, 0) ELSE 0 END AS pledged, \
+             CASE WHEN p.status = 'received' THEN p.quantity - COALESCE(a.reserved, 0) ELSE 0 END AS in_stock \
+           FROM pledges p LEFT JOIN (SELECT pledge_id, SUM(quantity - returned) AS reserved FROM allocations \
+                WHERE status = 'reserved' GROUP BY pledge_id) a ON a.pledge_id = p.id \
+           WHERE p.kind = 'goods' AND p.status IN ('pledged', 'received') \
+             AND NOT EXISTS (SELECT 1 FROM lots l WHERE l.pledge_id = p.id AND l.allocation_id IS NULL) \
+           UNION ALL \
+           SELECT l.item_id, 0 AS pledged, b.quantity AS in_stock FROM stock_balances b JOIN lots l ON l.id = b.lot_id \
+           WHERE b.bucket = 'available') s GROUP BY item_id",
     )
     .fetch_all(&mut *conn)
     .await?;

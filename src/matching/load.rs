@@ -76,7 +76,7 @@ async fn load_needs(conn: &mut AnyConnection, loaded: &mut Loaded) -> Result<(),
         "SELECT n.id, n.community_id, n.district, n.quantity, n.urgency, n.beneficiary_group, n.needed_by, \
                 n.subsidy_rate_fen, n.kit_id, i.id AS item_id, i.category, COALESCE(ki.quantity, 1) AS per_kit, \
                 o.lat_e6, o.lon_e6, \
-                CAST((SELECT COALESCE(SUM(a.quantity), 0) FROM allocations a \
+                CAST((SELECT COALESCE(SUM(a.quantity - a.returned - a.written_off), 0) FROM allocations a \
                       WHERE a.need_id = n.id AND a.item_id = i.id AND a.status = 'reserved') AS BIGINT) AS allocated \
          FROM needs n \
          JOIN organisations o ON o.id = n.community_id \
@@ -121,8 +121,10 @@ async fn load_pledges(conn: &mut AnyConnection) -> Result<Vec<SourceIn>, sqlx::E
     let rows = sqlx::query(
         "SELECT p.id, p.kind, p.status, p.amount_fen, p.item_id, p.quantity, p.expires_on, p.available_from, \
                 p.earmark_json, o.lat_e6, o.lon_e6, \
-                CAST((SELECT COALESCE(SUM(a.quantity), 0) FROM allocations a \
+                CAST((SELECT COALESCE(SUM(a.quantity - a.returned), 0) FROM allocations a \
                       WHERE a.pledge_id = p.id AND a.status = 'reserved' AND a.offer_id IS NULL AND p.kind = 'goods') AS BIGINT) AS units, \
+                CAST((SELECT SUM(b.quantity) FROM stock_balances b JOIN lots l ON l.id = b.lot_id \
+                      WHERE l.pledge_id = p.id AND l.allocation_id IS NULL AND b.bucket = 'available') AS BIGINT) AS free_stock, \
                 CAST((SELECT COALESCE(SUM(a.cost_fen), 0) FROM allocations a \
                       WHERE a.pledge_id = p.id AND a.status = 'reserved') AS BIGINT) AS spent \
          FROM pledges p JOIN organisations o ON o.id = p.donor_id \
@@ -174,8 +176,15 @@ async fn load_pledges(conn: &mut AnyConnection) -> Result<Vec<SourceIn>, sqlx::E
                 earmark,
             }
         } else {
-            let left = row.try_get::<Option<i64>, _>("quantity")?.unwrap_or(0)
-                - row.try_get::<i64, _>("units")?;
+            // Received into stock: what its lots hold free. Else the promise less what is
+            // allocated from it.
+            let left = match row.try_get::<Option<i64>, _>("free_stock")? {
+                Some(free) => free,
+                None => {
+                    row.try_get::<Option<i64>, _>("quantity")?.unwrap_or(0)
+                        - row.try_get::<i64, _>("units")?
+                }
+            };
             if left <= 0 {
                 continue;
             }

@@ -317,7 +317,7 @@ async fn kit_progress(
     plan_id: i64,
 ) -> Result<Vec<KitProgress>, AppError> {
     let rows = sqlx::query(
-        "SELECT n.id AS need_id, n.kit_id, k.name_zh, n.quantity AS kits_asked, ki.quantity AS per_kit,                 CAST((SELECT COALESCE(SUM(l.quantity), 0) FROM plan_lines l WHERE l.plan_id = $1                       AND l.need_id = n.id AND l.item_id = ki.item_id) AS BIGINT) AS planned,                 CAST((SELECT COALESCE(SUM(a.quantity), 0) FROM allocations a WHERE a.need_id = n.id                       AND a.item_id = ki.item_id AND a.status = 'reserved' AND a.plan_id <> $1) AS BIGINT) AS before          FROM needs n JOIN kits k ON k.id = n.kit_id JOIN kit_items ki ON ki.kit_id = n.kit_id          WHERE n.id IN (SELECT need_id FROM plan_lines WHERE plan_id = $1) ORDER BY n.id",
+        "SELECT n.id AS need_id, n.kit_id, k.name_zh, n.quantity AS kits_asked, ki.quantity AS per_kit,                 CAST((SELECT COALESCE(SUM(l.quantity), 0) FROM plan_lines l WHERE l.plan_id = $1                       AND l.need_id = n.id AND l.item_id = ki.item_id) AS BIGINT) AS planned,                 CAST((SELECT COALESCE(SUM(a.quantity - a.returned - a.written_off), 0) FROM allocations a WHERE a.need_id = n.id                       AND a.item_id = ki.item_id AND a.status = 'reserved' AND a.plan_id <> $1) AS BIGINT) AS before          FROM needs n JOIN kits k ON k.id = n.kit_id JOIN kit_items ki ON ki.kit_id = n.kit_id          WHERE n.id IN (SELECT need_id FROM plan_lines WHERE plan_id = $1) ORDER BY n.id",
     )
     .bind(plan_id)
     .fetch_all(conn)
@@ -424,7 +424,7 @@ async fn check(
     let needs = sqlx::query(
         "SELECT l.need_id, l.item_id, n.status, CAST(SUM(l.quantity) AS BIGINT) AS planned, \
                 MAX(n.quantity * COALESCE(ki.quantity, 1)) AS asked, \
-                CAST((SELECT COALESCE(SUM(a.quantity), 0) FROM allocations a WHERE a.need_id = l.need_id \
+                CAST((SELECT COALESCE(SUM(a.quantity - a.returned - a.written_off), 0) FROM allocations a WHERE a.need_id = l.need_id \
                       AND a.item_id = l.item_id AND a.status = 'reserved') AS BIGINT) AS allocated \
          FROM plan_lines l JOIN needs n ON n.id = l.need_id \
          LEFT JOIN kit_items ki ON ki.kit_id = n.kit_id AND ki.item_id = l.item_id \
@@ -456,7 +456,7 @@ async fn check(
         "SELECT l.pledge_id, p.kind, p.status, MAX(p.quantity) AS quantity, MAX(p.amount_fen) AS amount_fen, \
                 CAST(SUM(l.quantity) AS BIGINT) AS planned_units, \
                 CAST(SUM(l.quantity * COALESCE(l.unit_cost_fen, 0)) AS BIGINT) AS planned_fen, \
-                CAST((SELECT COALESCE(SUM(a.quantity), 0) FROM allocations a WHERE a.pledge_id = l.pledge_id \
+                CAST((SELECT COALESCE(SUM(a.quantity - a.returned), 0) FROM allocations a WHERE a.pledge_id = l.pledge_id \
                       AND a.status = 'reserved') AS BIGINT) AS used_units, \
                 CAST((SELECT COALESCE(SUM(a.cost_fen), 0) FROM allocations a WHERE a.pledge_id = l.pledge_id \
                       AND a.status = 'reserved') AS BIGINT) AS used_fen \
@@ -562,6 +562,7 @@ pub async fn confirm(
         .execute(tx.conn())
         .await?;
         update_need_statuses(&mut tx, plan_id).await?;
+        crate::stock::reserve_for_plan(&mut tx, plan_id, Some(actor.user_id)).await?;
         sqlx::query(
             "UPDATE plans SET status = 'confirmed', decided_by = $1, decided_at = $2 WHERE id = $3",
         )
@@ -636,7 +637,7 @@ async fn update_need_statuses(tx: &mut Tx, plan_id: i64) -> Result<(), AppError>
                 CAST(SUM(parts.allocated) AS BIGINT) AS allocated \
          FROM needs n JOIN ( \
              SELECT n2.id AS need_id, n2.quantity * COALESCE(ki.quantity, 1) AS asked, \
-                    CAST((SELECT COALESCE(SUM(a.quantity), 0) FROM allocations a WHERE a.need_id = n2.id \
+                    CAST((SELECT COALESCE(SUM(a.quantity - a.returned - a.written_off), 0) FROM allocations a WHERE a.need_id = n2.id \
                           AND a.item_id = COALESCE(n2.item_id, ki.item_id) AND a.status = 'reserved') AS BIGINT) AS allocated \
              FROM needs n2 LEFT JOIN kit_items ki ON ki.kit_id = n2.kit_id \
              WHERE n2.id IN (SELECT need_id FROM plan_lines WHERE plan_id = $1)) parts ON parts.need_id = n.id \

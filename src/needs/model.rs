@@ -59,7 +59,7 @@ impl NeedStatus {
                     Open | Matched | InDelivery | Cancelled | Expired
                 )
                 | (Matched, PartiallyMatched | InDelivery | Cancelled)
-                | (InDelivery, Delivered)
+                | (InDelivery, Delivered | PartiallyMatched)
                 | (Delivered, Closed)
         )
     }
@@ -260,6 +260,7 @@ mod tests {
             (Matched, InDelivery),
             (Matched, Cancelled),
             (InDelivery, Delivered),
+            (InDelivery, PartiallyMatched),
             (Delivered, Closed),
         ];
         for &from in NeedStatus::ALL {

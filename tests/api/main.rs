@@ -19,4 +19,5 @@ mod permissions;
 mod pledges;
 mod pledges_pages;
 mod registry;
+mod stock;
 mod suppliers;

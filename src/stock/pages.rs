@@ -1,0 +1,9 @@
+//! Pages.
+
+use axum::Router;
+
+use crate::app::AppState;
+
+pub fn page_router() -> Router<AppState> {
+    Router::new()
+}
