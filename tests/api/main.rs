@@ -8,6 +8,7 @@ mod catalogue;
 mod cli;
 mod common;
 mod errors;
+mod funds;
 mod health;
 mod import;
 mod matching;
