@@ -112,6 +112,47 @@ pub struct Settings {
     /// Run matching every day at the cut-off (with several replicas, one runs it).
     #[arg(long, env = "WEAVE_DAILY_MATCHING", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub daily_matching: bool,
+
+    /// When the hub assigns supply to the day's needs (HH:MM-HH:MM, hub time), after the cut-off.
+    #[arg(long, env = "WEAVE_ASSIGNMENT_WINDOW", default_value = "16:00-17:30", value_parser = parse_window, global = true)]
+    pub assignment_window: TimeWindow,
+
+    /// When purchases are made and runs picked the next morning (HH:MM-HH:MM, hub time).
+    #[arg(long, env = "WEAVE_PROCUREMENT_WINDOW", default_value = "08:30-12:00", value_parser = parse_window, global = true)]
+    pub procurement_window: TimeWindow,
+
+    /// When delivery runs go out to the communities (HH:MM-HH:MM, hub time).
+    #[arg(long, env = "WEAVE_DELIVERY_WINDOW", default_value = "13:00-16:00", value_parser = parse_window, global = true)]
+    pub delivery_window: TimeWindow,
+}
+
+/// A daily window of the hub's cycle, such as 16:00-17:30.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub start: chrono::NaiveTime,
+    pub end: chrono::NaiveTime,
+}
+
+impl fmt::Display for TimeWindow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}–{}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M")
+        )
+    }
+}
+
+fn parse_window(text: &str) -> Result<TimeWindow, String> {
+    let (start, end) = text
+        .split_once('-')
+        .ok_or_else(|| format!("{text:?} is not a window such as 16:00-17:30"))?;
+    let (start, end) = (parse_time(start.trim())?, parse_time(end.trim())?);
+    if end <= start {
+        return Err(format!("{text:?} ends before it starts"));
+    }
+    Ok(TimeWindow { start, end })
 }
 
 fn parse_timezone(text: &str) -> Result<chrono_tz::Tz, String> {
@@ -130,6 +171,19 @@ impl Settings {
         chrono::Utc::now()
             .with_timezone(&self.timezone)
             .date_naive()
+    }
+
+    /// The daily cycle of seed 000, as the dispatch pages show it.
+    pub fn cycle(&self) -> [(&'static str, String); 4] {
+        [
+            (
+                "cycle_cutoff",
+                self.matching_cutoff.format("%H:%M").to_string(),
+            ),
+            ("cycle_assignment", self.assignment_window.to_string()),
+            ("cycle_procurement", self.procurement_window.to_string()),
+            ("cycle_delivery", self.delivery_window.to_string()),
+        ]
     }
 
     pub fn database_url(&self) -> String {
@@ -156,6 +210,9 @@ impl Settings {
             timezone: chrono_tz::Asia::Shanghai,
             matching_cutoff: chrono::NaiveTime::from_hms_opt(16, 0, 0).expect("a time"),
             daily_matching: false,
+            assignment_window: parse_window("16:00-17:30").expect("a window"),
+            procurement_window: parse_window("08:30-12:00").expect("a window"),
+            delivery_window: parse_window("13:00-16:00").expect("a window"),
         }
     }
 }
@@ -181,6 +238,9 @@ impl fmt::Debug for Settings {
             .field("timezone", &self.timezone)
             .field("matching_cutoff", &self.matching_cutoff)
             .field("daily_matching", &self.daily_matching)
+            .field("assignment_window", &self.assignment_window)
+            .field("procurement_window", &self.procurement_window)
+            .field("delivery_window", &self.delivery_window)
             .finish()
     }
 }

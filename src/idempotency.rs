@@ -134,6 +134,9 @@ pub async fn once<F>(
 where
     F: for<'t> FnMut(&'t mut db::Tx) -> Attempt<'t>,
 {
+    if key.trim().is_empty() {
+        return Err(AppError::MissingIdempotencyKey);
+    }
     for _ in 0..2 {
         let mut tx = db.begin().await?;
         if let Some(stored) = lookup(tx.conn(), user_id, scope, key, hash).await? {

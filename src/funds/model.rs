@@ -94,6 +94,8 @@ pub struct BudgetLine {
     pub remaining_fen: i64,
     pub remaining: Money,
     pub overdrawn: bool,
+    /// spent − budget when overdrawn, else 0.
+    pub overdrawn_by: Money,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

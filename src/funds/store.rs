@@ -165,6 +165,7 @@ pub async fn project(conn: &mut AnyConnection, id: i64) -> Result<Project, AppEr
                 remaining_fen: budget - spent,
                 remaining: Money::from_fen((budget - spent).max(0)),
                 overdrawn: spent > budget,
+                overdrawn_by: Money::from_fen((spent - budget).max(0)),
             }
         })
         .collect();

@@ -46,6 +46,15 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "supply.html",
     "plans/list.html",
     "plans/show.html",
+    "stock/overview.html",
+    "stock/lot.html",
+    "stock/stocktake_form.html",
+    "stock/stocktake.html",
+    "dispatch/day.html",
+    "dispatch/run.html",
+    "projects/list.html",
+    "projects/show.html",
+    "projects/ledger.html",
     "organisations/list.html",
     "organisations/show.html",
     "organisations/form.html",
@@ -199,6 +208,24 @@ fn nav_for(principal: Option<&Principal>) -> Vec<NavLink> {
             links.push(NavLink {
                 href: "/plans",
                 label: "nav_plans",
+            });
+        }
+        if crate::auth::allows(p, Permission::ReadStock) {
+            links.push(NavLink {
+                href: "/stock",
+                label: "nav_stock",
+            });
+        }
+        if crate::auth::allows(p, Permission::ReadDeliveries) {
+            links.push(NavLink {
+                href: "/dispatch",
+                label: "nav_dispatch",
+            });
+        }
+        if crate::auth::allows(p, Permission::ReadFunds) {
+            links.push(NavLink {
+                href: "/projects",
+                label: "nav_projects",
             });
         }
         if crate::auth::allows(p, Permission::ReadSupply) {

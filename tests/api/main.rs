@@ -11,6 +11,7 @@ mod errors;
 mod funds;
 mod health;
 mod import;
+mod ledger_pages;
 mod matching;
 mod needs;
 mod needs_pages;
