@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{DeliveredInput, Delivery, DispatchDay, PrepareInput, ReceiptInput};
+use super::{DeliveredInput, Delivery, DeliveryFilter, DispatchDay, PrepareInput, ReceiptInput};
 use crate::{
     app::AppState,
     auth::{authorize, Auth, Permission, Role},
@@ -23,6 +23,7 @@ use crate::{
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(dispatch_day, prepare_runs))
+        .routes(routes!(list_deliveries))
         .routes(routes!(get_delivery))
         .routes(routes!(dispatch_run))
         .routes(routes!(mark_delivered))
@@ -72,6 +73,22 @@ async fn prepare_runs(
     let actor = authorize(actor.as_ref(), Permission::ManageStock)?;
     let (status, body) = super::prepare(&state, actor, &key, input).await?;
     Ok((status, Json(body)))
+}
+
+/// Delivery runs, newest first, filtered by day, status or community; each with its lines and,
+/// once confirmed, what arrived. A secretary sees only their own communities' runs.
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "dispatch", params(DeliveryFilter), security(("bearer" = [])),
+    responses((status = 200, body = Vec<Delivery>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn list_deliveries(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(filter): ApiQuery<DeliveryFilter>,
+) -> Result<Json<Vec<Delivery>>, AppError> {
+    let actor = authorize(actor.as_ref(), Permission::ReadDeliveries)?;
+    let only =
+        (actor.role == Role::CommunitySecretary).then_some(actor.organisation_ids.as_slice());
+    let mut conn = state.db.pool().acquire().await?;
+    Ok(Json(super::list(&mut conn, &filter, only).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "dispatch", params(("id" = i64, Path)),

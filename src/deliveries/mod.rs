@@ -201,6 +201,51 @@ pub async fn visible(
     Ok(delivery)
 }
 
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryFilter {
+    pub date: Option<NaiveDate>,
+    pub status: Option<DeliveryStatus>,
+    pub community_id: Option<i64>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+/// Runs, newest first, with their lines; `only` keeps those of the given communities.
+pub async fn list(
+    conn: &mut AnyConnection,
+    filter: &DeliveryFilter,
+    only: Option<&[i64]>,
+) -> Result<Vec<Delivery>, AppError> {
+    let window = crate::paging::Window::new(filter.page, filter.per_page);
+    let only_sql = match only {
+        Some(ids) if ids.is_empty() => " AND 1 = 0".to_owned(),
+        Some(ids) => format!(
+            " AND d.community_id IN ({})",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        ),
+        None => String::new(),
+    };
+    let rows = sqlx::query(&format!(
+        "{DELIVERY_SELECT} WHERE ($1 = '' OR d.run_date = $1) AND ($2 = '' OR d.status = $2) \
+         AND ($3 = 0 OR d.community_id = $3){only_sql} ORDER BY d.run_date DESC, d.id DESC LIMIT {} OFFSET {}",
+        window.per_page,
+        window.offset()
+    ))
+    .bind(
+        filter
+            .date
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+    )
+    .bind(filter.status.map(|s| s.as_str()).unwrap_or(""))
+    .bind(filter.community_id.unwrap_or(0))
+    .fetch_all(&mut *conn)
+    .await?;
+    with_lines(conn, rows.iter().map(delivery_from).collect()).await
+}
+
 /// The runs of one day (all, or those of the given communities), with the pick lists per
 /// location for the runs not yet gone.
 pub async fn day(

@@ -402,6 +402,39 @@ async fn the_daily_cycle_moves_every_unit_from_pledge_to_community() {
         ]
     );
     books_are_sound(&s.app, &s.admin).await;
+    let confirmed_runs = body(
+        s.app
+            .get(
+                "/api/v1/deliveries?status=confirmed",
+                Some(&s.secretary.token),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(confirmed_runs.as_array().unwrap().len(), 2);
+    assert_eq!(confirmed_runs[1]["lines"][0]["received"], 590);
+    let stranger = s.app.user(Role::CommunitySecretary).await;
+    let none = body(
+        s.app
+            .get("/api/v1/deliveries", Some(&stranger.token))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(none.as_array().unwrap().len(), 0);
+    let hidden = s
+        .app
+        .get(
+            &format!("/api/v1/deliveries/{home_run}"),
+            Some(&stranger.token),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_problem(hidden, 404, "not_found").await;
 
     // A count finds 100 on the shelf: the 5 missing are posted as a stocktake difference.
     let count = keyed(
