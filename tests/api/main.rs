@@ -12,6 +12,7 @@ mod funds;
 mod health;
 mod import;
 mod ledger_pages;
+mod ledger_properties;
 mod matching;
 mod needs;
 mod needs_pages;
