@@ -220,7 +220,7 @@ pub async fn list(
 ) -> Result<Vec<Delivery>, AppError> {
     let window = crate::paging::Window::new(filter.page, filter.per_page);
     let only_sql = match only {
-        Some(ids) if ids.is_empty() => " AND 1 = 0".to_owned(),
+        Some([]) => " AND 1 = 0".to_owned(),
         Some(ids) => format!(
             " AND d.community_id IN ({})",
             ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
