@@ -7,6 +7,7 @@ mod browser;
 mod catalogue;
 mod cli;
 mod common;
+mod crash;
 mod errors;
 mod funds;
 mod health;
