@@ -12,6 +12,7 @@ use crate::{
         model::{Category, ItemInput, KitInput, KitLine, ValidItem, ValidKit},
     },
     db::Db,
+    money::Money,
     registry::{
         model::{
             Contact, DonorType, GeoPoint, Headcounts, OrgKind, OrganisationInput, ValidOrganisation,
@@ -664,7 +665,6 @@ async fn load_activity(
     find: &dyn Fn(&str) -> Option<i64>,
 ) -> anyhow::Result<String> {
     use crate::{
-        money::Money,
         needs::model::{BeneficiaryGroup as G, DeliveryMode, Subsidy, Urgency, ValidNeed},
         pledges::model::{Earmark, PledgeKind, PledgeStatus, ValidPledge},
         suppliers::model::OfferTerms,
@@ -835,6 +835,7 @@ async fn load_activity(
             PledgeStatus::Received,
         ),
     ];
+    let ledgers = Ledgers::open(tx, hub_user, communities, find).await?;
     for (donor, kind, amount, item_id, quantity, earmark, status) in pledges.iter().cloned() {
         let pledge = ValidPledge {
             donor_id: donor,
@@ -849,8 +850,19 @@ async fn load_activity(
             note: None,
         };
         let id = crate::pledges::store::insert(tx.conn(), &pledge, hub_user).await?;
-        crate::pledges::store::set_status(tx.conn(), id, status, None).await?;
+        // Received gifts arrive the way the books record them: goods into the warehouse,
+        // money into the project's funds.
+        match (status, quantity) {
+            (PledgeStatus::Received, Some(units)) => ledgers.receive_goods(tx, id, units).await?,
+            (PledgeStatus::Received, None) => {
+                ledgers
+                    .receive_money(tx, id, amount.unwrap_or_default())
+                    .await?
+            }
+            _ => {}
+        }
     }
+    ledgers.spend(tx).await?;
     let protective = find("汉阳防护用品有限公司").expect("demo supplier");
     let produce = find("白沙洲农副产品市场").expect("demo supplier");
     let terms = |code: &str, price: i64, capacity: i64, lead: i64| OfferTerms {
@@ -973,4 +985,204 @@ async fn insert(tx: &mut crate::db::Tx, input: OrganisationInput) -> anyhow::Res
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(created.id)
+}
+
+/// The demo's stock and fund books: a hub warehouse with a station in the first two
+/// communities, and a project shaped like seed 003's closing report.
+struct Ledgers {
+    user: i64,
+    warehouse: i64,
+    project: i64,
+    lines: Vec<i64>,
+}
+
+impl Ledgers {
+    async fn open(
+        tx: &mut crate::db::Tx,
+        user: i64,
+        communities: &[i64],
+        find: &dyn Fn(&str) -> Option<i64>,
+    ) -> anyhow::Result<Ledgers> {
+        let hub = find("江汉区社区支持枢纽");
+        let warehouse = insert_location(
+            tx,
+            "warehouse",
+            "江汉区应急物资枢纽仓库",
+            Some("Jianghan hub warehouse"),
+            hub,
+        )
+        .await?;
+        for (community, name) in communities.iter().zip(["多闻社区服务站", "民意社区服务站"])
+        {
+            insert_location(tx, "station", name, None, Some(*community)).await?;
+        }
+        let line = |category: &str, fen: i64| crate::funds::model::BudgetLineInput {
+            category: category.into(),
+            unit_price: None,
+            quantity: None,
+            unit: None,
+            amount: Money::from_fen(fen),
+        };
+        let today = crate::needs::today();
+        let input = crate::funds::model::ProjectInput {
+            name_zh: "江汉区社区防疫应急项目".into(),
+            name_en: Some("Jianghan community emergency relief".into()),
+            foundation_id: find("江城社区公益基金会"),
+            implementers: "江汉区社区支持枢纽".into(),
+            funders: "汉口商会、王女士及社区居民".into(),
+            area: "武汉市江汉区".into(),
+            starts_on: today - chrono::Duration::days(14),
+            ends_on: today + chrono::Duration::days(76),
+            goals: "为独居老人、困难家庭和一线社区工作者送去防护物资、爱心菜和补贴".into(),
+            direct_beneficiaries: 1479,
+            budget_lines: vec![
+                line("防护用品类(口罩、酒精、消毒液)", 10_000_000),
+                line("生活用品类(困难弱势群体)", 3_000_000),
+                crate::funds::model::BudgetLineInput {
+                    category: "孤寡、残疾、独居老人餐费".into(),
+                    unit_price: Some(Money::from_fen(3_000)),
+                    quantity: Some(1000),
+                    unit: Some("份".into()),
+                    amount: Money::from_fen(3_000_000),
+                },
+                line("线下服务交通费用", 1_000_000),
+                crate::funds::model::BudgetLineInput {
+                    category: "志愿者补贴".into(),
+                    unit_price: Some(Money::from_fen(5_000)),
+                    quantity: None,
+                    unit: Some("元/人/天".into()),
+                    amount: Money::from_fen(18_000_000),
+                },
+            ],
+            indicators: vec![
+                crate::funds::model::IndicatorInput {
+                    name: "送防疫包".into(),
+                    target: Some(800),
+                    unit: "户".into(),
+                },
+                crate::funds::model::IndicatorInput {
+                    name: "送爱心菜".into(),
+                    target: Some(600),
+                    unit: "户".into(),
+                },
+            ],
+        };
+        let project = crate::funds::insert_project(tx, &input, user)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let lines = sqlx::query_scalar(
+            "SELECT id FROM budget_lines WHERE project_id = $1 ORDER BY position",
+        )
+        .bind(project)
+        .fetch_all(tx.conn())
+        .await?;
+        Ok(Ledgers {
+            user,
+            warehouse,
+            project,
+            lines,
+        })
+    }
+
+    async fn receive_goods(
+        &self,
+        tx: &mut crate::db::Tx,
+        pledge: i64,
+        units: i64,
+    ) -> anyhow::Result<()> {
+        let input = crate::stock::MovementInput::Receive {
+            location_id: self.warehouse,
+            quantity: units,
+            pledge_id: Some(pledge),
+            allocation_id: None,
+            expires_on: Some(crate::needs::today() + chrono::Duration::days(180)),
+            lot_code: None,
+        };
+        crate::stock::apply(tx, Some(self.user), &input)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    }
+
+    async fn receive_money(
+        &self,
+        tx: &mut crate::db::Tx,
+        pledge: i64,
+        amount: Money,
+    ) -> anyhow::Result<()> {
+        let input = crate::funds::model::ReceiptInput {
+            project_id: self.project,
+            pledge_id: pledge,
+            amount,
+            received_on: None,
+        };
+        crate::funds::receipt_in(
+            tx,
+            Actor::System("demo"),
+            self.user,
+            input,
+            crate::needs::today(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    }
+
+    /// The first days' spending: transport, and meals money moved to volunteer subsidies.
+    async fn spend(&self, tx: &mut crate::db::Tx) -> anyhow::Result<()> {
+        let payment = crate::funds::model::DisbursementInput {
+            project_id: self.project,
+            budget_line_id: self.lines[3],
+            kind: crate::funds::model::DisbursementKind::Transport,
+            fund: "general".into(),
+            amount: Some(Money::from_fen(79_000)),
+            payee: "社区志愿车队".into(),
+            supplier_id: None,
+            allocation_ids: Vec::new(),
+            subsidy: None,
+            paid_on: None,
+            memo: Some("线下服务交通费".into()),
+            override_reason: None,
+        };
+        crate::funds::disbursement_in(
+            tx,
+            Actor::System("demo"),
+            self.user,
+            payment,
+            crate::needs::today(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let adjustment = crate::funds::model::AdjustmentInput {
+            project_id: self.project,
+            from_line_id: self.lines[2],
+            to_line_id: self.lines[4],
+            amount: Money::from_fen(500_000),
+            reason: "餐费由社区食堂承担一部分，5000元调整为志愿者补贴".into(),
+        };
+        crate::funds::adjustment_in(tx, Actor::System("demo"), self.user, adjustment)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    }
+}
+
+async fn insert_location(
+    tx: &mut crate::db::Tx,
+    kind: &str,
+    name_zh: &str,
+    name_en: Option<&str>,
+    organisation: Option<i64>,
+) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO locations (kind, name_zh, name_en, organisation_id, district, created_at) \
+         VALUES ($1, $2, $3, $4, '江汉区', $5) RETURNING id",
+    )
+    .bind(kind)
+    .bind(name_zh)
+    .bind(name_en)
+    .bind(organisation)
+    .bind(crate::db::now())
+    .fetch_one(tx.conn())
+    .await?)
 }

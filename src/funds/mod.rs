@@ -37,7 +37,7 @@ pub async fn create_project(
 ) -> Result<Project, AppError> {
     authorize(Some(actor), Permission::ManageFunds)?;
     let mut fields = Fields::new();
-    let name_zh = fields.required_text("name_zh", &input.name_zh, 200);
+    fields.required_text("name_zh", &input.name_zh, 200);
     fields.optional_text("name_en", input.name_en.as_deref(), 200);
     for (field, value) in [
         ("implementers", &input.implementers),
@@ -68,35 +68,7 @@ pub async fn create_project(
     }
     fields.finish()?;
     let mut tx = state.db.begin().await?;
-    let id: i64 = sqlx::query(
-        "INSERT INTO projects (name_zh, name_en, foundation_id, implementers, funders, area, starts_on, ends_on, \
-         goals, direct_beneficiaries, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-    )
-    .bind(&name_zh)
-    .bind(input.name_en.as_deref().map(str::trim).filter(|n| !n.is_empty()))
-    .bind(input.foundation_id)
-    .bind(input.implementers.trim())
-    .bind(input.funders.trim())
-    .bind(input.area.trim())
-    .bind(input.starts_on.format("%Y-%m-%d").to_string())
-    .bind(input.ends_on.format("%Y-%m-%d").to_string())
-    .bind(input.goals.trim())
-    .bind(input.direct_beneficiaries)
-    .bind(actor.user_id)
-    .bind(db::now())
-    .fetch_one(tx.conn())
-    .await
-    .map_err(crate::error::on_constraint("projects_name_key", || {
-        AppError::validation("name_zh", "taken", "a project with this name exists")
-    }))?
-    .get(0);
-    for line in &input.budget_lines {
-        store::insert_line(&mut tx, id, line).await?;
-    }
-    for indicator in &input.indicators {
-        store::insert_indicator(&mut tx, id, indicator).await?;
-    }
+    let id = insert_project(&mut tx, &input, actor.user_id).await?;
     let created = store::project(tx.conn(), id).await?;
     audit::record(
         tx.conn(),
@@ -110,6 +82,40 @@ pub async fn create_project(
     .await?;
     tx.commit().await?;
     Ok(created)
+}
+
+/// Inserts a checked project with its budget lines and indicators; returns its id.
+pub async fn insert_project(tx: &mut Tx, input: &ProjectInput, user: i64) -> Result<i64, AppError> {
+    let id: i64 = sqlx::query(
+        "INSERT INTO projects (name_zh, name_en, foundation_id, implementers, funders, area, starts_on, ends_on, \
+         goals, direct_beneficiaries, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(input.name_zh.trim())
+    .bind(input.name_en.as_deref().map(str::trim).filter(|n| !n.is_empty()))
+    .bind(input.foundation_id)
+    .bind(input.implementers.trim())
+    .bind(input.funders.trim())
+    .bind(input.area.trim())
+    .bind(input.starts_on.format("%Y-%m-%d").to_string())
+    .bind(input.ends_on.format("%Y-%m-%d").to_string())
+    .bind(input.goals.trim())
+    .bind(input.direct_beneficiaries)
+    .bind(user)
+    .bind(db::now())
+    .fetch_one(tx.conn())
+    .await
+    .map_err(crate::error::on_constraint("projects_name_key", || {
+        AppError::validation("name_zh", "taken", "a project with this name exists")
+    }))?
+    .get(0);
+    for line in &input.budget_lines {
+        store::insert_line(tx, id, line).await?;
+    }
+    for indicator in &input.indicators {
+        store::insert_indicator(tx, id, indicator).await?;
+    }
+    Ok(id)
 }
 
 fn check_line(fields: &mut Fields, prefix: &str, line: &BudgetLineInput) {
@@ -263,6 +269,18 @@ async fn record_receipt(
     input: ReceiptInput,
     today: chrono::NaiveDate,
 ) -> Result<(StatusCode, serde_json::Value), AppError> {
+    let receipt = receipt_in(tx, Actor::User(&actor), actor.user_id, input, today).await?;
+    let body = serde_json::to_value(&receipt).map_err(anyhow::Error::from)?;
+    Ok((StatusCode::CREATED, body))
+}
+
+pub async fn receipt_in(
+    tx: &mut Tx,
+    by: Actor<'_>,
+    user: i64,
+    input: ReceiptInput,
+    today: chrono::NaiveDate,
+) -> Result<Receipt, AppError> {
     let project = lock_project(tx, input.project_id).await?;
     let lock = tx.for_update();
     let pledge = sqlx::query(&format!(
@@ -321,7 +339,7 @@ async fn record_receipt(
             (format!("cash:{fund}"), amount),
             (format!("donations:{fund}"), -amount),
         ],
-        actor.user_id,
+        user,
     )
     .await?;
     let id: i64 = sqlx::query(
@@ -334,7 +352,7 @@ async fn record_receipt(
     .bind(&fund)
     .bind(input.received_on.unwrap_or(today).format("%Y-%m-%d").to_string())
     .bind(entry)
-    .bind(actor.user_id)
+    .bind(user)
     .bind(db::now())
     .fetch_one(tx.conn())
     .await?
@@ -351,7 +369,7 @@ async fn record_receipt(
     let receipt = store::receipt(tx.conn(), id).await?;
     audit::record(
         tx.conn(),
-        Actor::User(&actor),
+        by,
         "create",
         "receipt",
         id,
@@ -359,8 +377,7 @@ async fn record_receipt(
         Some(&receipt),
     )
     .await?;
-    let body = serde_json::to_value(&receipt).map_err(anyhow::Error::from)?;
-    Ok((StatusCode::CREATED, body))
+    Ok(receipt)
 }
 
 const DISBURSE_SCOPE: &str = "POST /api/v1/disbursements";
@@ -455,6 +472,18 @@ async fn record_disbursement(
     input: DisbursementInput,
     today: chrono::NaiveDate,
 ) -> Result<(StatusCode, serde_json::Value), AppError> {
+    let created = disbursement_in(tx, Actor::User(&actor), actor.user_id, input, today).await?;
+    let body = serde_json::to_value(&created).map_err(anyhow::Error::from)?;
+    Ok((StatusCode::CREATED, body))
+}
+
+pub async fn disbursement_in(
+    tx: &mut Tx,
+    by: Actor<'_>,
+    user: i64,
+    input: DisbursementInput,
+    today: chrono::NaiveDate,
+) -> Result<Disbursement, AppError> {
     let project = lock_project(tx, input.project_id).await?;
     let line = project
         .budget_lines
@@ -537,9 +566,8 @@ async fn record_disbursement(
         Money::from_fen(amount),
         input.payee.trim()
     );
-    let entry =
-        store::post_entry(tx, project.id, "disbursement", &memo, &lines, actor.user_id).await?;
-    let id = store::insert_disbursement(tx, &input, amount, entry, today, actor.user_id).await?;
+    let entry = store::post_entry(tx, project.id, "disbursement", &memo, &lines, user).await?;
+    let id = store::insert_disbursement(tx, &input, amount, entry, today, user).await?;
     for allocation in &input.allocation_ids {
         let paid = sqlx::query(
             "UPDATE allocations SET disbursement_id = $1 WHERE id = $2 AND disbursement_id IS NULL",
@@ -558,7 +586,7 @@ async fn record_disbursement(
     let created = store::disbursement(tx.conn(), id).await?;
     audit::record(
         tx.conn(),
-        Actor::User(&actor),
+        by,
         if input.override_reason.is_some() {
             "create_with_override"
         } else {
@@ -570,8 +598,7 @@ async fn record_disbursement(
         Some(&created),
     )
     .await?;
-    let body = serde_json::to_value(&created).map_err(anyhow::Error::from)?;
-    Ok((StatusCode::CREATED, body))
+    Ok(created)
 }
 
 fn signed(fen: i64) -> String {
@@ -772,6 +799,17 @@ async fn record_adjustment(
     actor: Principal,
     input: AdjustmentInput,
 ) -> Result<(StatusCode, serde_json::Value), AppError> {
+    let created = adjustment_in(tx, Actor::User(&actor), actor.user_id, input).await?;
+    let body = serde_json::to_value(&created).map_err(anyhow::Error::from)?;
+    Ok((StatusCode::CREATED, body))
+}
+
+pub async fn adjustment_in(
+    tx: &mut Tx,
+    by: Actor<'_>,
+    user: i64,
+    input: AdjustmentInput,
+) -> Result<BudgetAdjustment, AppError> {
     let project = lock_project(tx, input.project_id).await?;
     let find = |id: i64, field: &str| {
         project
@@ -809,7 +847,7 @@ async fn record_adjustment(
     .bind(input.to_line_id)
     .bind(input.amount.fen())
     .bind(input.reason.trim())
-    .bind(actor.user_id)
+    .bind(user)
     .bind(db::now())
     .fetch_one(tx.conn())
     .await?
@@ -817,7 +855,7 @@ async fn record_adjustment(
     let created = store::adjustment(tx.conn(), id).await?;
     audit::record(
         tx.conn(),
-        Actor::User(&actor),
+        by,
         "create",
         "budget_adjustment",
         id,
@@ -825,8 +863,7 @@ async fn record_adjustment(
         Some(&created),
     )
     .await?;
-    let body = serde_json::to_value(&created).map_err(anyhow::Error::from)?;
-    Ok((StatusCode::CREATED, body))
+    Ok(created)
 }
 
 /// Whether this account may override an overdraw (for pages to show the field).
