@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     audit, auth, board, catalogue, config::Settings, db::Db, deliveries, error::AppError, funds,
-    matching, needs, pledges, registry, stock, suppliers, web,
+    matching, needs, notify, pledges, registry, reports, stock, suppliers, web,
 };
 
 #[derive(Clone)]
@@ -71,6 +71,7 @@ impl AppState {
         (name = "stock", description = "Locations, lots, the stock movement ledger, balances and stocktakes"),
         (name = "dispatch", description = "The day's pick lists and delivery runs, delivery and receipt confirmation"),
         (name = "funds", description = "Projects, budget lines, indicators, receipts, disbursements, budget adjustments and the ledger"),
+        (name = "reports", description = "Donor feedback, share links, closing reports, the public project page and the email outbox"),
         (name = "audit", description = "Who changed what, when"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -105,6 +106,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(stock::api_router())
         .merge(deliveries::api_router())
         .merge(funds::api_router())
+        .merge(reports::api_router())
+        .merge(notify::api_router())
         .merge(audit::api_router())
 }
 
@@ -139,6 +142,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(stock::page_router())
         .merge(deliveries::page_router())
         .merge(funds::page_router())
+        .merge(reports::page_router())
         .merge(audit::page_router())
         .fallback(|| async { AppError::RouteNotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })

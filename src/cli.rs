@@ -211,6 +211,7 @@ async fn serve(db: Db, settings: Settings) -> anyhow::Result<()> {
     println!("Weave is serving on http://{}", listener.local_addr()?);
     let state = AppState::new(db, settings, &secret)?;
     crate::matching::schedule::spawn(state.clone());
+    crate::notify::spawn_worker(state.clone());
     app::serve(listener, state, app::shutdown_signal()).await?;
     Ok(())
 }

@@ -124,6 +124,60 @@ pub struct Settings {
     /// When delivery runs go out to the communities (HH:MM-HH:MM, hub time).
     #[arg(long, env = "WEAVE_DELIVERY_WINDOW", default_value = "13:00-16:00", value_parser = parse_window, global = true)]
     pub delivery_window: TimeWindow,
+
+    /// SMTP server for email. Without it, messages are written as .eml files under
+    /// `<data dir>/outbox` so nothing is lost.
+    #[arg(long, env = "WEAVE_SMTP_HOST", global = true)]
+    pub smtp_host: Option<String>,
+
+    #[arg(long, env = "WEAVE_SMTP_PORT", default_value_t = 587, global = true)]
+    pub smtp_port: u16,
+
+    /// `starttls` (upgrade a plain connection), `tls` (TLS from the start) or `none`.
+    #[arg(
+        long,
+        env = "WEAVE_SMTP_TLS",
+        default_value = "starttls",
+        value_enum,
+        global = true
+    )]
+    pub smtp_tls: SmtpTls,
+
+    #[arg(long, env = "WEAVE_SMTP_USERNAME", global = true)]
+    pub smtp_username: Option<String>,
+
+    #[arg(
+        long,
+        env = "WEAVE_SMTP_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    pub smtp_password: Option<String>,
+
+    /// The sender of Weave's email.
+    #[arg(
+        long,
+        env = "WEAVE_MAIL_FROM",
+        default_value = "Weave <noreply@weave.local>",
+        global = true
+    )]
+    pub mail_from: String,
+
+    /// The address people reach this Weave at, for links in email and share links.
+    #[arg(
+        long,
+        env = "WEAVE_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub public_url: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
 }
 
 /// A daily window of the hub's cycle, such as 16:00-17:30.
@@ -213,6 +267,13 @@ impl Settings {
             assignment_window: parse_window("16:00-17:30").expect("a window"),
             procurement_window: parse_window("08:30-12:00").expect("a window"),
             delivery_window: parse_window("13:00-16:00").expect("a window"),
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            mail_from: "Weave <noreply@weave.local>".into(),
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -241,6 +302,16 @@ impl fmt::Debug for Settings {
             .field("assignment_window", &self.assignment_window)
             .field("procurement_window", &self.procurement_window)
             .field("delivery_window", &self.delivery_window)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .field(
+                "smtp_password",
+                &self.smtp_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("mail_from", &self.mail_from)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }

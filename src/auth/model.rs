@@ -157,6 +157,18 @@ pub enum Permission {
     OverrideOverdraw,
     /// Check the stock and fund books for broken invariants.
     CheckBooks,
+    /// See the feedback on a donor's gifts (a donor their own).
+    ReadFeedback {
+        donor_id: i64,
+    },
+    /// Share a read-only link to a gift's feedback, or revoke one.
+    ShareFeedback {
+        donor_id: i64,
+    },
+    /// Send feedback to a project's donors; produce closing reports.
+    Report,
+    /// See the email outbox.
+    ReadOutbox,
 }
 
 /// The permission check: 401 for the anonymous public, 403 for a role or ownership that does
@@ -225,6 +237,14 @@ pub fn allows(principal: &Principal, permission: Permission) -> bool {
         Permission::ReadFunds => matches!(role, Admin | HubCoordinator | FoundationStaff),
         Permission::ManageFunds => matches!(role, Admin | FoundationStaff),
         Permission::OverrideOverdraw | Permission::CheckBooks => role == Admin,
+        Permission::ReadFeedback { donor_id } | Permission::ShareFeedback { donor_id } => {
+            match role {
+                Admin | HubCoordinator | FoundationStaff => true,
+                Donor => principal.acts_for(donor_id),
+                _ => false,
+            }
+        }
+        Permission::Report | Permission::ReadOutbox => matches!(role, Admin | FoundationStaff),
         Permission::ReadPledges => matches!(role, Admin | HubCoordinator | FoundationStaff | Donor),
         Permission::CreatePledge { donor_id } => match role {
             Admin | HubCoordinator | FoundationStaff => true,

@@ -131,6 +131,7 @@ async fn show(
             groups => BeneficiaryGroup::ALL.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
             may_manage => allows(actor, Permission::ManageFunds),
             may_override => super::may_override(actor),
+            may_report => allows(actor, Permission::Report),
             key => uuid::Uuid::new_v4().to_string(),
         },
     )

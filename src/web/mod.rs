@@ -55,6 +55,14 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "projects/list.html",
     "projects/show.html",
     "projects/ledger.html",
+    "reports/gift_body.html",
+    "reports/feedback.html",
+    "reports/shared.html",
+    "reports/closing.html",
+    "reports/public.html",
+    "reports/outbox.html",
+    "email/feedback.html",
+    "email/feedback.txt",
     "organisations/list.html",
     "organisations/show.html",
     "organisations/form.html",
@@ -130,6 +138,15 @@ impl Pages {
             .get(key)
             .cloned()
             .unwrap_or_else(|| key.to_owned())
+    }
+
+    /// Renders a template outside a request (email), with the translations of `lang`.
+    pub fn render_in(&self, lang: Lang, name: &str, values: Value) -> Result<String, AppError> {
+        let common = context! {
+            t => Value::from_serialize(&self.translations[lang.code()]),
+            lang => lang.code(),
+        };
+        Ok(self.render(name, context! { ..values, ..common })?.0)
     }
 
     pub fn render(&self, name: &str, ctx: Value) -> Result<Html<String>, AppError> {

@@ -23,5 +23,6 @@ mod permissions;
 mod pledges;
 mod pledges_pages;
 mod registry;
+mod reports;
 mod stock;
 mod suppliers;

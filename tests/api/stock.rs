@@ -69,11 +69,16 @@ pub async fn keyed(app: &TestApp, path: &str, token: &str, input: &Value) -> req
 }
 
 pub async fn goods_pledge(s: &Stock, item: i64, quantity: i64) -> i64 {
+    goods_pledge_with(s, item, quantity, json!({})).await
+}
+
+pub async fn goods_pledge_with(s: &Stock, item: i64, quantity: i64, earmark: Value) -> i64 {
     let response = keyed(
         &s.app,
         "/api/v1/pledges",
         &s.hub.token,
-        &json!({"donor_id": s.donor.orgs[0], "kind": "goods", "item_id": item, "quantity": quantity}),
+        &json!({"donor_id": s.donor.orgs[0], "kind": "goods", "item_id": item, "quantity": quantity,
+                "earmark": earmark}),
     )
     .await;
     assert_eq!(response.status(), 201);
