@@ -350,7 +350,7 @@ async fn the_closing_report_reconciles_with_the_ledgers_to_the_fen() {
         ]
     );
     let sheet = book.worksheet_range("budget").unwrap();
-    let total = sheet.rows().last().unwrap().to_vec();
+    let total = sheet.rows().next_back().unwrap().to_vec();
     assert_eq!(total[4], calamine::Data::Float(6500.0));
     assert_eq!(total[8], calamine::Data::Float(2200.5));
     let sheet = book.worksheet_range("indicators").unwrap();
