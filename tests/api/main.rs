@@ -8,6 +8,7 @@ mod catalogue;
 mod cli;
 mod common;
 mod crash;
+mod email;
 mod errors;
 mod funds;
 mod health;
