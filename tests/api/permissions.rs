@@ -41,6 +41,19 @@ async fn every_role_meets_every_endpoint() {
     let mask =
         crate::catalogue::create_item(&app, &hub_token, &crate::catalogue::mask_json()).await;
     let all_roles = Role::ALL.to_vec();
+    let staff_token = users[6].1.as_ref().unwrap().token.clone();
+    let project = crate::common::body(
+        app.post("/api/v1/projects", Some(&staff_token))
+            .json(
+                &json!({"name_zh": "公开项目", "starts_on": "2026-01-01", "ends_on": "2026-12-31"}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
     use Role::*;
 
     let cases = vec![
@@ -313,6 +326,56 @@ async fn every_role_meets_every_endpoint() {
             body: None,
             allowed: allowed(&[Admin]),
             success: 200,
+        },
+        Case {
+            name: "read the email outbox",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/outbox".into()),
+            body: None,
+            allowed: allowed(&[Admin, FoundationStaff]),
+            success: 200,
+        },
+        Case {
+            name: "read a donor's feedback",
+            method: Method::GET,
+            path: Box::new(move |_| format!("/api/v1/donors/{donor_org}/feedback")),
+            body: None,
+            allowed: allowed(&[Admin, HubCoordinator, FoundationStaff, Donor]),
+            success: 200,
+        },
+        Case {
+            name: "read the public project page",
+            method: Method::GET,
+            path: Box::new(move |_| format!("/api/v1/public/projects/{project}")),
+            body: None,
+            allowed: vec![
+                None,
+                Some(Admin),
+                Some(HubCoordinator),
+                Some(CommunitySecretary),
+                Some(Donor),
+                Some(Supplier),
+                Some(FoundationStaff),
+            ],
+            success: 200,
+        },
+        Case {
+            name: "read the closing report",
+            method: Method::GET,
+            path: Box::new(move |_| {
+                format!("/api/v1/projects/{project}/closing-report?format=csv&table=budget")
+            }),
+            body: None,
+            allowed: allowed(&[Admin, HubCoordinator, FoundationStaff]),
+            success: 200,
+        },
+        Case {
+            name: "send feedback to a project's donors",
+            method: Method::POST,
+            path: Box::new(move |_| format!("/api/v1/projects/{project}/feedback-batch")),
+            body: Some(Box::new(|_| json!({}))),
+            allowed: allowed(&[Admin, FoundationStaff]),
+            success: 201,
         },
         Case {
             name: "read the audit trail",
