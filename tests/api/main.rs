@@ -25,5 +25,6 @@ mod pledges;
 mod pledges_pages;
 mod registry;
 mod reports;
+mod reports_pages;
 mod stock;
 mod suppliers;
