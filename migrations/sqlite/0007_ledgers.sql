@@ -192,6 +192,16 @@ CREATE TABLE ledger_lines (
 CREATE INDEX ledger_lines_entry ON ledger_lines (entry_id);
 CREATE INDEX ledger_lines_account ON ledger_lines (project_id, account);
 
+-- Debit and credit totals per account, kept in the same transaction as each entry so a
+-- report over a million lines reads a few rows; the books check recounts them.
+CREATE TABLE ledger_balances (
+    project_id INTEGER NOT NULL REFERENCES projects (id),
+    account TEXT NOT NULL,
+    debit_fen INTEGER NOT NULL DEFAULT 0,
+    credit_fen INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (project_id, account)
+);
+
 CREATE TABLE receipts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     project_id INTEGER NOT NULL REFERENCES projects (id),
@@ -227,6 +237,7 @@ CREATE TABLE disbursements (
     created_at TEXT NOT NULL
 );
 CREATE INDEX disbursements_project ON disbursements (project_id, budget_line_id);
+CREATE INDEX disbursements_kind ON disbursements (project_id, kind);
 
 CREATE TABLE budget_adjustments (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

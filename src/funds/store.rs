@@ -84,6 +84,23 @@ pub async fn post_entry(
         .bind(amount)
         .execute(tx.conn())
         .await?;
+        sqlx::query(
+            "INSERT INTO ledger_balances (project_id, account) VALUES ($1, $2) ON CONFLICT (project_id, account) DO NOTHING",
+        )
+        .bind(project)
+        .bind(account)
+        .execute(tx.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE ledger_balances SET debit_fen = debit_fen + $1, credit_fen = credit_fen + $2 \
+             WHERE project_id = $3 AND account = $4",
+        )
+        .bind(amount.max(&0))
+        .bind((-amount).max(0))
+        .bind(project)
+        .bind(account)
+        .execute(tx.conn())
+        .await?;
     }
     Ok(id)
 }
@@ -94,9 +111,8 @@ async fn accounts(
     project: i64,
 ) -> Result<BTreeMap<String, (i64, i64)>, AppError> {
     let rows = sqlx::query(
-        "SELECT account, CAST(SUM(CASE WHEN amount_fen > 0 THEN amount_fen ELSE 0 END) AS BIGINT) AS debit, \
-                CAST(SUM(CASE WHEN amount_fen < 0 THEN -amount_fen ELSE 0 END) AS BIGINT) AS credit \
-         FROM ledger_lines WHERE project_id = $1 GROUP BY account ORDER BY account",
+        "SELECT account, debit_fen AS debit, credit_fen AS credit FROM ledger_balances \
+         WHERE project_id = $1 ORDER BY account",
     )
     .bind(project)
     .fetch_all(conn)
@@ -235,8 +251,10 @@ pub async fn projects(conn: &mut AnyConnection) -> Result<Vec<ProjectSummary>, A
     let rows = sqlx::query(
         "SELECT p.id, p.name_zh, p.name_en, p.starts_on, p.ends_on, p.status, \
                 CAST((SELECT COALESCE(SUM(amount_fen), 0) FROM budget_lines b WHERE b.project_id = p.id) AS BIGINT) AS budget, \
-                CAST((SELECT COALESCE(SUM(amount_fen), 0) FROM receipts r WHERE r.project_id = p.id) AS BIGINT) AS received, \
-                CAST((SELECT COALESCE(SUM(amount_fen), 0) FROM disbursements d WHERE d.project_id = p.id) AS BIGINT) AS spent \
+                CAST((SELECT COALESCE(SUM(debit_fen), 0) FROM ledger_balances b WHERE b.project_id = p.id \
+                      AND b.account LIKE 'cash:%') AS BIGINT) AS received, \
+                CAST((SELECT COALESCE(SUM(credit_fen), 0) FROM ledger_balances b WHERE b.project_id = p.id \
+                      AND b.account LIKE 'cash:%') AS BIGINT) AS spent \
          FROM projects p ORDER BY p.id DESC",
     )
     .fetch_all(conn)
@@ -508,6 +526,26 @@ pub async fn verify(conn: &mut AnyConnection) -> Result<Vec<String>, sqlx::Error
             "funds: entry {} is off by {} fen",
             r.get::<i64, _>(0),
             r.get::<i64, _>(1)
+        ));
+    }
+    let drifted = sqlx::query(
+        "SELECT k.project_id, k.account FROM (SELECT project_id, account FROM ledger_balances \
+              UNION SELECT project_id, account FROM ledger_lines) k \
+         LEFT JOIN ledger_balances b ON b.project_id = k.project_id AND b.account = k.account \
+         LEFT JOIN (SELECT project_id, account, \
+                           SUM(CASE WHEN amount_fen > 0 THEN amount_fen ELSE 0 END) AS debit, \
+                           SUM(CASE WHEN amount_fen < 0 THEN -amount_fen ELSE 0 END) AS credit \
+                    FROM ledger_lines GROUP BY project_id, account) l \
+              ON l.project_id = k.project_id AND l.account = k.account \
+         WHERE COALESCE(b.debit_fen, 0) <> COALESCE(l.debit, 0) OR COALESCE(b.credit_fen, 0) <> COALESCE(l.credit, 0)",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in drifted {
+        problems.push(format!(
+            "funds: project {} account {} differs from the recount of its lines",
+            r.get::<i64, _>(0),
+            r.get::<String, _>(1)
         ));
     }
     let negative = sqlx::query(

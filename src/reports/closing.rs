@@ -110,7 +110,8 @@ pub struct Figures {
     pub groups: Vec<(String, i64, i64)>,
     pub adjustments: Vec<(String, String, i64, String, String)>,
     pub funding: Vec<(String, i64, String, i64)>,
-    pub subsidies: Vec<(String, String, i64, i64, i64, i64)>,
+    /// Subsidies by beneficiary group and daily rate: batches, person-days, amount.
+    pub subsidies: Vec<(String, i64, i64, i64, i64)>,
     /// Units received per day of confirmation.
     pub deliveries_by_day: Vec<(String, i64)>,
     pub units_delivered: i64,
@@ -235,8 +236,11 @@ pub async fn figures(conn: &mut AnyConnection, id: i64) -> Result<Figures, AppEr
     .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
     .collect();
     let subsidies = sqlx::query(
-        "SELECT paid_on, beneficiary_group, headcount, rate_fen, days, amount_fen FROM disbursements \
-         WHERE project_id = $1 AND kind = 'subsidy' ORDER BY paid_on, id",
+        "SELECT COALESCE(beneficiary_group, '') AS beneficiary_group, COALESCE(rate_fen, 0) AS rate_fen, \
+                CAST(COUNT(*) AS BIGINT) AS batches, CAST(SUM(COALESCE(headcount, 0) * COALESCE(days, 0)) AS BIGINT) AS person_days, \
+                CAST(SUM(amount_fen) AS BIGINT) AS amount \
+         FROM disbursements WHERE project_id = $1 AND kind = 'subsidy' \
+         GROUP BY COALESCE(beneficiary_group, ''), COALESCE(rate_fen, 0) ORDER BY 1, 2",
     )
     .bind(id)
     .fetch_all(&mut *conn)
@@ -244,12 +248,11 @@ pub async fn figures(conn: &mut AnyConnection, id: i64) -> Result<Figures, AppEr
     .iter()
     .map(|r| {
         (
-            r.get("paid_on"),
-            r.get::<Option<String>, _>("beneficiary_group").unwrap_or_default(),
-            r.get::<Option<i64>, _>("headcount").unwrap_or(0),
-            r.get::<Option<i64>, _>("rate_fen").unwrap_or(0),
-            r.get::<Option<i64>, _>("days").unwrap_or(0),
-            r.get("amount_fen"),
+            r.get("beneficiary_group"),
+            r.get("rate_fen"),
+            r.get("batches"),
+            r.get("person_days"),
+            r.get("amount"),
         )
     })
     .collect();
@@ -510,23 +513,21 @@ pub fn tables(f: &Figures, text: &dyn Fn(&str) -> String) -> Vec<Table> {
             key: "subsidies",
             title: text("report_subsidies"),
             columns: cols(&[
-                "paid_on",
                 "beneficiary_group",
-                "subsidy_headcount",
                 "subsidy_rate",
-                "subsidy_days",
+                "report_batches",
+                "report_person_days",
                 "amount_yuan",
             ]),
             rows: f
                 .subsidies
                 .iter()
-                .map(|(paid, g, headcount, rate, days, fen)| {
+                .map(|(g, rate, batches, person_days, fen)| {
                     vec![
-                        Cell::Text(paid.clone()),
                         Cell::Text(group(g)),
-                        Cell::Int(*headcount),
                         Cell::Money(*rate),
-                        Cell::Int(*days),
+                        Cell::Int(*batches),
+                        Cell::Int(*person_days),
                         Cell::Money(*fen),
                     ]
                 })

@@ -9,7 +9,7 @@ mod handlers;
 mod pages;
 
 pub use handlers::api_router;
-pub use pages::page_router;
+pub use pages::{page_router, render_closing};
 
 use axum::http::StatusCode;
 use base64::Engine;
