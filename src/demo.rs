@@ -596,7 +596,14 @@ pub async fn load(db: &Db) -> anyhow::Result<String> {
             contact: Contact {
                 name: None,
                 phone: Some(o.contact.into()),
-                email: None,
+                // Donors get an address so the feedback batch has someone to write to; in the
+                // demo, mail without an SMTP server lands as .eml files under data/outbox.
+                email: (o.kind == OrgKind::Donor).then(|| {
+                    format!(
+                        "{}@donors.weave.demo",
+                        o.name_en.to_lowercase().replace(' ', ".")
+                    )
+                }),
             },
             headcounts: Headcounts::default(),
         };
@@ -813,7 +820,10 @@ async fn load_activity(
             None,
             Some(item("mask")),
             Some(3000),
-            Earmark::default(),
+            Earmark {
+                project: Some(DEMO_PROJECT.into()),
+                ..Earmark::default()
+            },
             PledgeStatus::Received,
         ),
         (
@@ -987,6 +997,9 @@ async fn insert(tx: &mut crate::db::Tx, input: OrganisationInput) -> anyhow::Res
     Ok(created.id)
 }
 
+/// The demo project: the goods and money of the demo's gifts are accounted for in it.
+const DEMO_PROJECT: &str = "江汉区社区防疫应急项目";
+
 /// The demo's stock and fund books: a hub warehouse with a station in the first two
 /// communities, and a project shaped like seed 003's closing report.
 struct Ledgers {
@@ -1025,7 +1038,7 @@ impl Ledgers {
         };
         let today = crate::needs::today();
         let input = crate::funds::model::ProjectInput {
-            name_zh: "江汉区社区防疫应急项目".into(),
+            name_zh: DEMO_PROJECT.into(),
             name_en: Some("Jianghan community emergency relief".into()),
             foundation_id: find("江城社区公益基金会"),
             implementers: "江汉区社区支持枢纽".into(),
