@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     audit, auth, board, catalogue, config::Settings, db::Db, deliveries, error::AppError, funds,
-    matching, needs, notify, pledges, registry, reports, stock, suppliers, web,
+    matching, needs, notify, pledges, registry, reports, search, stock, suppliers, web,
 };
 
 #[derive(Clone)]
@@ -34,6 +34,7 @@ pub struct AppState {
     pub cookie_key: Key,
     pub login_limiter: Arc<DefaultKeyedRateLimiter<String>>,
     pub pages: Arc<web::Pages>,
+    pub search: Arc<search::Search>,
 }
 
 impl FromRef<AppState> for Key {
@@ -51,6 +52,7 @@ impl AppState {
             cookie_key: Key::from(&Sha512::digest(session_secret.as_bytes())),
             login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             pages: Arc::new(web::Pages::load()?),
+            search: Arc::new(search::Search::default()),
             settings: Arc::new(settings),
         })
     }
@@ -72,6 +74,7 @@ impl AppState {
         (name = "dispatch", description = "The day's pick lists and delivery runs, delivery and receipt confirmation"),
         (name = "funds", description = "Projects, budget lines, indicators, receipts, disbursements, budget adjustments and the ledger"),
         (name = "reports", description = "Donor feedback, share links, closing reports, the public project page and the email outbox"),
+        (name = "search", description = "One search over organisations, needs, pledges, offers and items"),
         (name = "audit", description = "Who changed what, when"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -108,6 +111,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(funds::api_router())
         .merge(reports::api_router())
         .merge(notify::api_router())
+        .merge(search::api_router())
         .merge(audit::api_router())
 }
 
@@ -143,6 +147,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(deliveries::page_router())
         .merge(funds::page_router())
         .merge(reports::page_router())
+        .merge(search::page_router())
         .merge(audit::page_router())
         .fallback(|| async { AppError::RouteNotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })

@@ -55,6 +55,18 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Search index tasks.
+    Search {
+        #[command(subcommand)]
+        command: SearchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SearchCommand {
+    /// Rebuild the Meilisearch index (WEAVE_MEILI_URL) from the database, with a progress bar.
+    /// The embedded index needs no rebuild: each process builds it from the database.
+    Reindex,
 }
 
 #[derive(Subcommand)]
@@ -115,6 +127,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created account {id}: {email} ({})", role.as_str());
             Ok(())
         }
+        Command::Search {
+            command: SearchCommand::Reindex,
+        } => reindex(db, settings).await,
         Command::Plan { .. } => unreachable!("planned before connecting"),
         Command::Serve { demo: load_demo } => {
             if load_demo {
@@ -128,6 +143,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(db, settings).await
         }
     }
+}
+
+/// `weave search reindex`: rebuilds the Meilisearch index with a progress bar.
+async fn reindex(db: Db, settings: Settings) -> anyhow::Result<()> {
+    let Some(url) = settings.meili_url.clone() else {
+        anyhow::bail!(
+            "WEAVE_MEILI_URL is not set: the embedded index is built from the database by each process and needs no rebuild"
+        );
+    };
+    let secret = settings
+        .session_secret
+        .clone()
+        .unwrap_or_else(|| "reindex-reindex-reindex-reindex-reindex".into());
+    let state = AppState::new(db, settings, &secret)?;
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} documents ({eta} left)")
+            .expect("a valid template"),
+    );
+    let total = crate::search::meili::reindex(&state, &url, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish();
+    println!(
+        "reindexed {total} documents into {}",
+        crate::config::redact_url(&url)
+    );
+    Ok(())
 }
 
 /// `weave plan`: reads an instance, runs the engine, writes the plan.
@@ -212,6 +256,7 @@ async fn serve(db: Db, settings: Settings) -> anyhow::Result<()> {
     let state = AppState::new(db, settings, &secret)?;
     crate::matching::schedule::spawn(state.clone());
     crate::notify::spawn_worker(state.clone());
+    crate::search::meili::spawn_worker(state.clone());
     app::serve(listener, state, app::shutdown_signal()).await?;
     Ok(())
 }

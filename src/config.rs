@@ -163,6 +163,23 @@ pub struct Settings {
     )]
     pub mail_from: String,
 
+    /// Meilisearch for search (e.g. http://127.0.0.1:7700); unset uses the embedded index.
+    #[arg(long, env = "WEAVE_MEILI_URL", global = true)]
+    pub meili_url: Option<String>,
+
+    /// The name of Weave's Meilisearch index.
+    #[arg(
+        long,
+        env = "WEAVE_MEILI_INDEX",
+        default_value = "weave",
+        global = true
+    )]
+    pub meili_index: String,
+
+    /// The Meilisearch API key.
+    #[arg(long, env = "WEAVE_MEILI_KEY", hide_env_values = true, global = true)]
+    pub meili_key: Option<String>,
+
     /// The address people reach this Weave at, for links in email and share links.
     #[arg(
         long,
@@ -274,6 +291,9 @@ impl Settings {
             smtp_password: None,
             mail_from: "Weave <noreply@weave.local>".into(),
             public_url: "http://127.0.0.1:8080".into(),
+            meili_url: None,
+            meili_index: "weave".into(),
+            meili_key: None,
         }
     }
 }
@@ -312,6 +332,9 @@ impl fmt::Debug for Settings {
             )
             .field("mail_from", &self.mail_from)
             .field("public_url", &self.public_url)
+            .field("meili_url", &self.meili_url)
+            .field("meili_index", &self.meili_index)
+            .field("meili_key", &self.meili_key.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }

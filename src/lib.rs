@@ -27,6 +27,7 @@ pub mod paging;
 pub mod pledges;
 pub mod registry;
 pub mod reports;
+pub mod search;
 pub mod stock;
 pub mod suppliers;
 pub mod telemetry;

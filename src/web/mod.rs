@@ -61,6 +61,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "reports/closing.html",
     "reports/public.html",
     "reports/outbox.html",
+    "search.html",
     "email/feedback.html",
     "email/feedback.txt",
     "organisations/list.html",
@@ -71,6 +72,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
 ];
 
 const STYLESHEET: &str = include_str!("../../frontend/static/app.css");
+/// The one script: search suggestions as you type. Every page works without it.
+const SCRIPT: &str = include_str!("../../frontend/static/app.js");
 
 pub const TRANSLATIONS: &[(&str, &str)] = &[
     ("zh-CN", include_str!("../../frontend/i18n/zh-CN.json")),
@@ -318,6 +321,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/lang/{code}", get(switch_language))
         .route("/static/app.css", get(stylesheet))
+        .route("/static/app.js", get(script))
 }
 
 async fn home(State(state): State<AppState>, page: PageCtx) -> Result<Html<String>, AppError> {
@@ -359,6 +363,16 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "max-age=3600"),
         ],
         STYLESHEET,
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        SCRIPT,
     )
 }
 

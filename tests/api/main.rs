@@ -26,5 +26,6 @@ mod pledges_pages;
 mod registry;
 mod reports;
 mod reports_pages;
+mod search;
 mod stock;
 mod suppliers;
