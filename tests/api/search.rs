@@ -385,6 +385,20 @@ async fn search_finds_the_same_in_meilisearch() {
     suite(&w).await;
     let found = w.find(Some(&w.hub.token), "q=%E5%8F%A3%E7%BD%A9").await;
     assert_eq!(found["backend"], "meilisearch");
+    // `weave search reindex` rebuilds the whole index from the database.
+    let (state, url) = w.meili.as_ref().unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let total = weave::search::meili::reindex(state, url, &|done, total| {
+        seen.lock().unwrap().push((done, total))
+    })
+    .await
+    .unwrap();
+    assert!(total >= 10, "{total}");
+    assert_eq!(seen.lock().unwrap().last(), Some(&(total, total)));
+    assert_eq!(
+        w.kinds(Some(&w.hub.token), "口罩").await,
+        ["item", "need", "offer", "pledge"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
