@@ -45,6 +45,11 @@ fn help_explains_every_command_and_setting() {
         "WEAVE_LOG_FORMAT",
         "WEAVE_SESSION_TTL_HOURS",
         "WEAVE_MAX_BODY_BYTES",
+        "search",
+        "WEAVE_DELIVERY_WINDOW",
+        "WEAVE_SMTP_HOST",
+        "WEAVE_MEILI_URL",
+        "WEAVE_PUBLIC_URL",
     ] {
         assert!(
             text.contains(word),

@@ -378,6 +378,22 @@ async fn every_role_meets_every_endpoint() {
             success: 201,
         },
         Case {
+            name: "search",
+            method: Method::GET,
+            path: Box::new(|_| "/api/v1/search?q=%E5%8F%A3%E7%BD%A9".into()),
+            body: None,
+            allowed: vec![
+                None,
+                Some(Admin),
+                Some(HubCoordinator),
+                Some(CommunitySecretary),
+                Some(Donor),
+                Some(Supplier),
+                Some(FoundationStaff),
+            ],
+            success: 200,
+        },
+        Case {
             name: "read the audit trail",
             method: Method::GET,
             path: Box::new(|_| "/api/v1/audit".into()),
