@@ -79,6 +79,17 @@ async fn configure(m: &Meili) -> anyhow::Result<()> {
     let settings = Settings::new()
         .with_searchable_attributes(["title_zh", "title_en", "terms", "text"])
         .with_filterable_attributes(["kind", "district", "category", "status", "acl"])
+        .with_sortable_attributes(["kind", "district", "status"])
+        // Every word must match (the query says so too); then fewer typos, closer words, a
+        // match in the title before the text, exact before prefix.
+        .with_ranking_rules([
+            "words",
+            "typo",
+            "proximity",
+            "attribute",
+            "sort",
+            "exactness",
+        ])
         .with_displayed_attributes(["*"]);
     let task = m.index().set_settings(&settings).await?;
     task.wait_for_completion(

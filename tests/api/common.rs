@@ -322,3 +322,57 @@ pub fn community_json(name: &str) -> Value {
         "headcounts": { "households": 1900, "residents": 4700, "residents_over_60": 1200, "elders_living_alone": 220 }
     })
 }
+
+/// Sends the same write `times` times at once, each with its own Idempotency-Key, and counts
+/// the answers: (201 created, 409 refused); any other status fails the test.
+pub async fn race(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    input: &Value,
+    times: usize,
+) -> (usize, usize) {
+    let mut tasks = Vec::new();
+    for _ in 0..times {
+        let request = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(token)
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+            .json(input);
+        tasks.push(tokio::spawn(async move {
+            request.send().await.unwrap().status().as_u16()
+        }));
+    }
+    let (mut created, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            201 => created += 1,
+            409 => refused += 1,
+            other => panic!("unexpected status {other} from {path}"),
+        }
+    }
+    (created, refused)
+}
+
+/// A page read by a signed-in browser: its status and text.
+pub async fn page(browser: &Client, app: &TestApp, path: &str) -> (u16, String) {
+    let response = browser.get(app.url(path)).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// A form posted by a browser.
+pub async fn submit(
+    browser: &Client,
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    browser
+        .post(app.url(path))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(fields).unwrap())
+        .send()
+        .await
+        .unwrap()
+}

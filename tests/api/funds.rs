@@ -9,7 +9,7 @@ use weave::auth::Role;
 
 use crate::{
     catalogue::{create_item, mask_json},
-    common::{body, expect_problem, TestApp, TestUser},
+    common::{body, expect_problem, race, TestApp, TestUser},
     stock::{books_are_sound, keyed},
 };
 
@@ -466,34 +466,9 @@ async fn parallel_disbursements_against_one_line_never_overdraw_it() {
         .await,
     )
     .await;
-    let mut tasks = Vec::new();
-    for i in 0..24 {
-        let client = f.app.client.clone();
-        let url = f.app.url("/api/v1/disbursements");
-        let token = f.staff.token.clone();
-        let input = json!({"project_id": id, "budget_line_id": line, "kind": "other", "fund": "general",
-                           "amount": "10000", "payee": format!("供应商{i}")});
-        tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .bearer_auth(token)
-                .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-                .json(&input)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut ok = 0;
-    for task in tasks {
-        match task.await.unwrap() {
-            201 => ok += 1,
-            409 => {}
-            other => panic!("unexpected status {other}"),
-        }
-    }
+    let input = json!({"project_id": id, "budget_line_id": line, "kind": "other", "fund": "general",
+                       "amount": "10000", "payee": "供应商"});
+    let (ok, _) = race(&f.app, "/api/v1/disbursements", &f.staff.token, &input, 24).await;
     assert_eq!(ok, 10);
     let p = project(&f, id).await;
     assert_eq!(p["budget_lines"][0]["spent"], "100000.00");

@@ -7,29 +7,15 @@ use serde_json::json;
 use weave::auth::Role;
 
 use crate::{
-    common::{hidden_value, TestApp},
+    common::{self, hidden_value, submit, TestApp},
     stock::{goods_pledge, held, keyed, stock_world},
 };
 
+/// A page that must answer 200.
 async fn page(browser: &reqwest::Client, app: &TestApp, path: &str) -> String {
-    let response = browser.get(app.url(path)).send().await.unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    response.text().await.unwrap()
-}
-
-async fn submit(
-    browser: &reqwest::Client,
-    app: &TestApp,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    browser
-        .post(app.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(fields).unwrap())
-        .send()
-        .await
-        .unwrap()
+    let (status, text) = common::page(browser, app, path).await;
+    assert_eq!(status, 200, "{path}");
+    text
 }
 
 fn location_of(response: &reqwest::Response) -> String {

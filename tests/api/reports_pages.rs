@@ -6,29 +6,9 @@ use serde_json::json;
 use weave::auth::Role;
 
 use crate::{
-    common::{body, hidden_value, TestApp},
+    common::{body, hidden_value, page, submit, TestApp},
     stock::keyed,
 };
-
-async fn page(browser: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
-    let response = browser.get(app.url(path)).send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
-async fn submit(
-    browser: &reqwest::Client,
-    app: &TestApp,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    browser
-        .post(app.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(fields).unwrap())
-        .send()
-        .await
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_feedback_and_sharing_work_on_the_pages() {

@@ -9,7 +9,7 @@ use weave::auth::Role;
 
 use crate::{
     catalogue::{create_item, mask_json},
-    common::{body, expect_problem, TestApp, TestUser},
+    common::{body, expect_problem, race, TestApp, TestUser},
 };
 
 pub struct Stock {
@@ -583,35 +583,10 @@ async fn parallel_dispatches_against_one_lot_never_overdraw_it() {
     let s = stock_world().await;
     let pledge = goods_pledge(&s, s.mask, 100).await;
     let lot = receive(&s, pledge, s.warehouse, 100, "2027-01-01").await;
-    let attempts = 24;
-    let mut tasks = Vec::new();
-    for _ in 0..attempts {
-        let client = s.app.client.clone();
-        let url = s.app.url("/api/v1/stock-movements");
-        let token = s.hub.token.clone();
-        let input =
-            json!({"kind": "dispatch", "lot_id": lot, "location_id": s.warehouse, "quantity": 7});
-        tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .bearer_auth(token)
-                .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-                .json(&input)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut ok = 0;
-    for task in tasks {
-        match task.await.unwrap() {
-            201 => ok += 1,
-            409 => {}
-            other => panic!("unexpected status {other}"),
-        }
-    }
+    let input =
+        json!({"kind": "dispatch", "lot_id": lot, "location_id": s.warehouse, "quantity": 7});
+    let (ok, refused) = race(&s.app, "/api/v1/stock-movements", &s.hub.token, &input, 24).await;
+    assert_eq!(refused, 10);
     // 100 units, 7 at a time: exactly 14 leave, 2 stay.
     assert_eq!(ok, 14);
     assert_eq!(held(&s, s.mask, s.warehouse).await, (2, 0, 98));
