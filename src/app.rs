@@ -149,6 +149,12 @@ pub fn build_router(state: AppState) -> Router {
         .merge(reports::page_router())
         .merge(search::page_router())
         .merge(audit::page_router())
+        .merge(if state.settings.metrics_bind.is_none() {
+            crate::observe::router()
+        } else {
+            Router::new()
+        })
+        .route_layer(middleware::from_fn(crate::observe::track))
         .fallback(|| async { AppError::RouteNotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(RequestBodyLimitLayer::new(max_body))

@@ -257,6 +257,15 @@ async fn serve(db: Db, settings: Settings) -> anyhow::Result<()> {
     crate::matching::schedule::spawn(state.clone());
     crate::notify::spawn_worker(state.clone());
     crate::search::meili::spawn_worker(state.clone());
+    crate::observe::spawn_books_check(state.clone());
+    if let Some(address) = state.settings.metrics_bind {
+        let metrics = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} for metrics"))?;
+        tracing::info!(%address, "metrics are served apart");
+        let router = crate::observe::router().with_state(state.clone());
+        tokio::spawn(async move { axum::serve(metrics, router).await });
+    }
     app::serve(listener, state, app::shutdown_signal()).await?;
     Ok(())
 }

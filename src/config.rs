@@ -180,6 +180,10 @@ pub struct Settings {
     #[arg(long, env = "WEAVE_MEILI_KEY", hide_env_values = true, global = true)]
     pub meili_key: Option<String>,
 
+    /// Serve `/metrics` on this address only (e.g. 127.0.0.1:9090) instead of the main one.
+    #[arg(long, env = "WEAVE_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<std::net::SocketAddr>,
+
     /// The address people reach this Weave at, for links in email and share links.
     #[arg(
         long,
@@ -291,6 +295,7 @@ impl Settings {
             smtp_password: None,
             mail_from: "Weave <noreply@weave.local>".into(),
             public_url: "http://127.0.0.1:8080".into(),
+            metrics_bind: None,
             meili_url: None,
             meili_index: "weave".into(),
             meili_key: None,
@@ -332,6 +337,7 @@ impl fmt::Debug for Settings {
             )
             .field("mail_from", &self.mail_from)
             .field("public_url", &self.public_url)
+            .field("metrics_bind", &self.metrics_bind)
             .field("meili_url", &self.meili_url)
             .field("meili_index", &self.meili_index)
             .field("meili_key", &self.meili_key.as_ref().map(|_| "<redacted>"))

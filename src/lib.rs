@@ -23,6 +23,7 @@ pub mod matching;
 pub mod money;
 pub mod needs;
 pub mod notify;
+pub mod observe;
 pub mod paging;
 pub mod pledges;
 pub mod registry;

@@ -261,7 +261,9 @@ async fn check_books(
     authorize(actor.as_ref(), Permission::CheckBooks)?;
     let mut conn = state.db.pool().acquire().await?;
     let mut problems = crate::stock::ledger::verify(&mut conn).await?;
-    problems.extend(store::verify(&mut conn).await?);
+    let funds = store::verify(&mut conn).await?;
+    crate::observe::books_checked(problems.len(), funds.len());
+    problems.extend(funds);
     Ok(Json(BooksCheck {
         sound: problems.is_empty(),
         problems,

@@ -119,6 +119,7 @@ pub async fn run(
     origin: PlanOrigin,
 ) -> Result<i64, AppError> {
     let today = state.settings.today();
+    let started = std::time::Instant::now();
     let loaded = {
         let mut conn = state.db.pool().acquire().await?;
         load::load(&mut conn, today).await?
@@ -145,6 +146,7 @@ pub async fn run(
     )
     .await?;
     tx.commit().await?;
+    crate::observe::matching_run(started.elapsed().as_secs_f64());
     Ok(id)
 }
 

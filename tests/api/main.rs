@@ -16,6 +16,7 @@ mod import;
 mod ledger_pages;
 mod ledger_properties;
 mod matching;
+mod metrics;
 mod needs;
 mod needs_pages;
 mod openapi;
