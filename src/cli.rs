@@ -55,6 +55,21 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Back the database up to FILE while Weave keeps serving: a consistent SQLite copy
+    /// (VACUUM INTO), or `pg_dump --format=custom` for PostgreSQL.
+    Backup {
+        /// Where to write the backup (must not exist).
+        file: std::path::PathBuf,
+    },
+    /// Restore a backup made by `weave backup` into the configured database (stop Weave first).
+    /// SQLite: the database file must not exist unless --force; PostgreSQL: `pg_restore` into
+    /// the configured (empty) database.
+    Restore {
+        file: std::path::PathBuf,
+        /// Replace an existing SQLite database file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Search index tasks.
     Search {
         #[command(subcommand)]
@@ -94,6 +109,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Plan { input, output } = &cli.command {
         return plan_file(input, output.as_deref());
     }
+    if let Command::Restore { file, force } = &cli.command {
+        // Before connecting: a connection would create the database being restored.
+        return crate::backup::restore(&settings.database_url(), file, *force);
+    }
     telemetry::init(&settings);
     let db = Db::connect(&settings.database_url(), settings.db_max_connections).await?;
     db.migrate().await?;
@@ -130,6 +149,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search {
             command: SearchCommand::Reindex,
         } => reindex(db, settings).await,
+        Command::Backup { file } => {
+            crate::backup::backup(&db, &settings.database_url(), &file).await?;
+            println!("backed up to {}", file.display());
+            Ok(())
+        }
+        Command::Restore { .. } => unreachable!("restored before connecting"),
         Command::Plan { .. } => unreachable!("planned before connecting"),
         Command::Serve { demo: load_demo } => {
             if load_demo {

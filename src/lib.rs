@@ -7,6 +7,7 @@ mod text_enum;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod board;
 pub mod catalogue;
 pub mod cli;

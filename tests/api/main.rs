@@ -2,6 +2,7 @@
 //! PostgreSQL with `WEAVE_TEST_DATABASE_URL=postgres://...` (see `.ci/run`).
 
 mod auth;
+mod backup;
 mod board;
 mod browser;
 mod catalogue;
