@@ -26,6 +26,7 @@ mod permissions;
 mod pledges;
 mod pledges_pages;
 mod registry;
+mod replicas;
 mod reports;
 mod reports_pages;
 mod search;
