@@ -232,6 +232,8 @@ fn constraint_columns(constraint: &str) -> &str {
         "api_tokens_hash_key" => "api_tokens.token_hash",
         "items_code_key" => "items.code",
         "kits_code_key" => "kits.code",
+        "projects_name_key" => "projects.name_zh",
+        "stock_movements_reversed_once" => "stock_movements.reverses_id",
         other => other,
     }
 }

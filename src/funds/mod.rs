@@ -68,6 +68,21 @@ pub async fn create_project(
     }
     fields.finish()?;
     let mut tx = state.db.begin().await?;
+    if let Some(foundation) = input.foundation_id {
+        let found = sqlx::query(
+            "SELECT id FROM organisations WHERE id = $1 AND kind = 'foundation' AND status = 'active'",
+        )
+        .bind(foundation)
+        .fetch_optional(tx.conn())
+        .await?;
+        if found.is_none() {
+            return Err(AppError::validation(
+                "foundation_id",
+                "unknown_value",
+                "no active foundation with this id",
+            ));
+        }
+    }
     let id = insert_project(&mut tx, &input, actor.user_id).await?;
     let created = store::project(tx.conn(), id).await?;
     audit::record(
@@ -497,6 +512,19 @@ pub async fn disbursement_in(
                 "no such budget line in this project",
             )
         })?;
+    if let Some(supplier) = input.supplier_id {
+        let found = sqlx::query("SELECT id FROM organisations WHERE id = $1 AND kind = 'supplier'")
+            .bind(supplier)
+            .fetch_optional(tx.conn())
+            .await?;
+        if found.is_none() {
+            return Err(AppError::validation(
+                "supplier_id",
+                "unknown_value",
+                "no supplier with this id",
+            ));
+        }
+    }
     let fund_pledge = parse_fund(&input.fund).expect("checked");
     let earmark = match fund_pledge {
         Some(pledge) => Some(restricted_earmark(tx, project.id, pledge).await?),

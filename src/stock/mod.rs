@@ -453,7 +453,22 @@ pub async fn apply(
             reason,
         } => reversal(tx, *movement_id, reason.trim()).await?,
     };
-    Ok(vec![ledger::post(tx, &movement, actor).await?])
+    let id = ledger::post(tx, &movement, actor)
+        .await
+        .map_err(|e| match e {
+            // Two reversals of one movement at the same moment: the second meets the unique key.
+            AppError::Internal(error) => match error.downcast::<sqlx::Error>() {
+                Ok(db) => crate::error::on_constraint("stock_movements_reversed_once", || {
+                    AppError::Conflict {
+                        code: "already_reversed",
+                        detail: "the movement has already been reversed".into(),
+                    }
+                })(db),
+                Err(other) => AppError::Internal(other),
+            },
+            other => other,
+        })?;
+    Ok(vec![id])
 }
 
 async fn reversal(tx: &mut Tx, movement_id: i64, reason: &str) -> Result<Movement, AppError> {

@@ -150,6 +150,17 @@ async fn a_project_is_funded_spent_and_adjusted_to_the_fen() {
         expect_problem(over, 422, "validation").await["errors"][0]["field"],
         "amount"
     );
+    let unknown = f
+        .app
+        .post("/api/v1/projects", Some(&f.staff.token))
+        .json(&json!({"name_zh": "无名基金会项目", "foundation_id": 0, "starts_on": "2020-01-01", "ends_on": "2020-12-31"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        expect_problem(unknown, 422, "validation").await["errors"][0]["field"],
+        "foundation_id"
+    );
     let other = create_project(
         &f,
         &json!({"name_zh": "另一个项目", "starts_on": "2020-01-01", "ends_on": "2020-12-31"}),
@@ -221,6 +232,13 @@ async fn a_project_is_funded_spent_and_adjusted_to_the_fen() {
     // Restricted to subsidies: no transport from it.
     let transport_from_gift = post(&f, "/api/v1/disbursements", &f.staff.token,
         json!({"project_id": id, "budget_line_id": transport, "kind": "transport", "fund": fund, "amount": "100", "payee": "出租车"})).await;
+    let unknown_supplier = post(&f, "/api/v1/disbursements", &f.staff.token,
+        json!({"project_id": id, "budget_line_id": transport, "kind": "transport", "fund": "general", "amount": "1",
+               "payee": "x", "supplier_id": 999_999})).await;
+    assert_eq!(
+        expect_problem(unknown_supplier, 422, "validation").await["errors"][0]["field"],
+        "supplier_id"
+    );
     let problem = expect_problem(transport_from_gift, 422, "validation").await;
     assert_eq!(problem["errors"][0]["code"], "restricted");
     // A batch whose amount disagrees with headcount × rate × days is refused.
