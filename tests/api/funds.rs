@@ -161,6 +161,17 @@ async fn a_project_is_funded_spent_and_adjusted_to_the_fen() {
         expect_problem(unknown, 422, "validation").await["errors"][0]["field"],
         "foundation_id"
     );
+    let twice = f
+        .app
+        .post("/api/v1/projects", Some(&f.staff.token))
+        .json(&seed_003_project())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        expect_problem(twice, 422, "validation").await["errors"][0]["field"],
+        "name_zh"
+    );
     let other = create_project(
         &f,
         &json!({"name_zh": "另一个项目", "starts_on": "2020-01-01", "ends_on": "2020-12-31"}),
