@@ -179,7 +179,19 @@ impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         match error {
             sqlx::Error::RowNotFound => AppError::NotFound,
-            sqlx::Error::PoolTimedOut => AppError::Unavailable,
+            // The database is away (restarting, unreachable): 503, and the client retries
+            // with the same Idempotency-Key.
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => AppError::Unavailable,
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+            {
+                AppError::Unavailable
+            }
             other => AppError::Internal(other.into()),
         }
     }
@@ -197,6 +209,9 @@ impl IntoResponse for AppError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let AppError::RateLimited { retry_after_secs } = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        if let AppError::Unavailable = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
         }
         response
     }

@@ -14,6 +14,7 @@ mod errors;
 mod funds;
 mod health;
 mod import;
+mod injection;
 mod ledger_pages;
 mod ledger_properties;
 mod matching;
