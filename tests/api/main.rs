@@ -13,6 +13,7 @@ mod email;
 mod errors;
 mod funds;
 mod health;
+mod hostile;
 mod import;
 mod injection;
 mod ledger_pages;
