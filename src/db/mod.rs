@@ -129,6 +129,31 @@ impl Db {
         Ok(())
     }
 
+    /// Applies the migrations up to and including `version` only: for tests that put data in
+    /// an older schema and then migrate it.
+    pub async fn migrate_to(&self, version: i64) -> anyhow::Result<()> {
+        let all = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let mut migrator = Migrator {
+            migrations: std::borrow::Cow::Owned(
+                all.migrations
+                    .iter()
+                    .filter(|m| m.version <= version)
+                    .cloned()
+                    .collect(),
+            ),
+            ..Migrator::DEFAULT
+        };
+        migrator.set_locking(all.locking);
+        migrator
+            .run(&self.pool)
+            .await
+            .context("migrations failed")?;
+        Ok(())
+    }
+
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         let writer = match &self.sqlite_writer {
             Some(lock) => Some(lock.clone().lock_owned().await),

@@ -20,6 +20,7 @@ mod ledger_pages;
 mod ledger_properties;
 mod matching;
 mod metrics;
+mod migrations;
 mod needs;
 mod needs_pages;
 mod openapi;
