@@ -184,3 +184,23 @@ where
         Some(t) => t.parse().map(Some).map_err(serde::de::Error::custom),
     }
 }
+
+/// A form's fields by name, for forms with optional, repeated or numbered fields
+/// (`count_{lot}`, `received_{line}`).
+pub struct FormFields(pub Vec<(String, String)>);
+
+impl FormFields {
+    /// The field's value, or "" when the form did not send it.
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// The trimmed value, absent when empty.
+    pub fn optional(&self, name: &str) -> Option<String> {
+        Some(self.get(name).trim().to_owned()).filter(|v| !v.is_empty())
+    }
+}

@@ -16,7 +16,7 @@ use crate::{
     app::AppState,
     auth::{allows, authorize, Permission, Role},
     error::AppError,
-    extract::FormBody,
+    extract::{FormBody, FormFields},
     validate::Fields,
     web::PageCtx,
 };
@@ -170,16 +170,11 @@ async fn receipt(
     Path(id): Path<i64>,
     FormBody(form): FormBody<Vec<(String, String)>>,
 ) -> Result<Redirect, AppError> {
-    let value = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
-    let actor = page.check_csrf(value("csrf"))?;
+    let form = FormFields(form);
+    let actor = page.check_csrf(form.get("csrf"))?;
     let mut fields = Fields::new();
     let mut lines = Vec::new();
-    for (name, text) in &form {
+    for (name, text) in &form.0 {
         let Some(line_id) = name
             .strip_prefix("received_")
             .and_then(|l| l.parse::<i64>().ok())
@@ -188,8 +183,8 @@ async fn receipt(
         };
         let received = fields.form_int(name, text);
         let damaged_field = format!("damaged_{line_id}");
-        let damaged = fields.form_int(&damaged_field, value(&damaged_field));
-        let note = value(&format!("note_{line_id}")).trim().to_owned();
+        let damaged = fields.form_int(&damaged_field, form.get(&damaged_field));
+        let note = form.get(&format!("note_{line_id}")).trim().to_owned();
         if let Some(received) = received {
             lines.push(ReceivedLine {
                 line_id,
@@ -206,7 +201,7 @@ async fn receipt(
         id,
         ReceiptInput {
             lines,
-            note: Some(value("note").to_owned()),
+            note: Some(form.get("note").to_owned()),
         },
     )
     .await?;

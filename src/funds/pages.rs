@@ -16,7 +16,7 @@ use crate::{
     app::AppState,
     auth::{allows, authorize, Permission},
     error::AppError,
-    extract::FormBody,
+    extract::{FormBody, FormFields},
     needs::model::BeneficiaryGroup,
     paging::Window,
     validate::Fields,
@@ -164,30 +164,13 @@ async fn ledger(
     )
 }
 
-/// Form fields by name, for the forms with optional and repeated fields.
-struct Form(Vec<(String, String)>);
-
-impl Form {
-    fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    }
-
-    fn optional(&self, name: &str) -> Option<String> {
-        Some(self.get(name).trim().to_owned()).filter(|v| !v.is_empty())
-    }
-}
-
 async fn add_line(
     State(state): State<AppState>,
     page: PageCtx,
     Path(id): Path<i64>,
     FormBody(form): FormBody<Vec<(String, String)>>,
 ) -> Result<Redirect, AppError> {
-    let form = Form(form);
+    let form = FormFields(form);
     let actor = page.check_csrf(form.get("csrf"))?;
     let mut fields = Fields::new();
     let unit_price = fields.form_money("unit_price", form.get("unit_price"));
@@ -214,7 +197,7 @@ async fn add_indicator(
     Path(id): Path<i64>,
     FormBody(form): FormBody<Vec<(String, String)>>,
 ) -> Result<Redirect, AppError> {
-    let form = Form(form);
+    let form = FormFields(form);
     let actor = page.check_csrf(form.get("csrf"))?;
     let mut fields = Fields::new();
     let target = fields.form_int("target", form.get("target"));
@@ -234,7 +217,7 @@ async fn update_indicator(
     Path((id, indicator)): Path<(i64, i64)>,
     FormBody(form): FormBody<Vec<(String, String)>>,
 ) -> Result<Redirect, AppError> {
-    let form = Form(form);
+    let form = FormFields(form);
     let actor = page.check_csrf(form.get("csrf"))?;
     let mut fields = Fields::new();
     let achieved = fields.form_int("achieved", form.get("achieved"));
@@ -255,7 +238,11 @@ async fn update_indicator(
     Ok(Redirect::to(&format!("/projects/{id}#indicators")))
 }
 
-fn required_money(fields: &mut Fields, form: &Form, name: &str) -> Option<crate::money::Money> {
+fn required_money(
+    fields: &mut Fields,
+    form: &FormFields,
+    name: &str,
+) -> Option<crate::money::Money> {
     let value = fields.form_money(name, form.get(name));
     if value.is_none() && form.get(name).trim().is_empty() {
         fields.push(name, "required", "give an amount in yuan");
@@ -263,7 +250,7 @@ fn required_money(fields: &mut Fields, form: &Form, name: &str) -> Option<crate:
     value
 }
 
-fn required_int(fields: &mut Fields, form: &Form, name: &str) -> i64 {
+fn required_int(fields: &mut Fields, form: &FormFields, name: &str) -> i64 {
     let value = fields.form_int(name, form.get(name));
     if value.is_none() && form.get(name).trim().is_empty() {
         fields.push(name, "required", "fill this in");
@@ -277,7 +264,7 @@ async fn receive(
     Path(id): Path<i64>,
     FormBody(form): FormBody<Vec<(String, String)>>,
 ) -> Result<Redirect, AppError> {
-    let form = Form(form);
+    let form = FormFields(form);
     let actor = page.check_csrf(form.get("csrf"))?;
     authorize(Some(actor), Permission::ManageFunds)?;
     let mut fields = Fields::new();
@@ -301,7 +288,7 @@ async fn disburse(
     Path(id): Path<i64>,
     FormBody(form): FormBody<Vec<(String, String)>>,
 ) -> Result<Redirect, AppError> {
-    let form = Form(form);
+    let form = FormFields(form);
     let actor = page.check_csrf(form.get("csrf"))?;
     authorize(Some(actor), Permission::ManageFunds)?;
     let mut fields = Fields::new();
@@ -363,7 +350,7 @@ async fn adjust(
     Path(id): Path<i64>,
     FormBody(form): FormBody<Vec<(String, String)>>,
 ) -> Result<Redirect, AppError> {
-    let form = Form(form);
+    let form = FormFields(form);
     let actor = page.check_csrf(form.get("csrf"))?;
     authorize(Some(actor), Permission::ManageFunds)?;
     let mut fields = Fields::new();

@@ -239,8 +239,8 @@ pub async fn sync(state: &AppState, url: &str) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let mut docs = Vec::new();
-    for (_, kind, id, _) in &notes {
-        docs.extend(docs::load(&mut conn, *kind, Some(*id)).await?);
+    for (kind, id) in super::changed(&notes) {
+        docs.extend(docs::load(&mut conn, kind, Some(id)).await?);
     }
     drop(conn);
     let sent = docs.len();

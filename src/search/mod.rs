@@ -174,6 +174,11 @@ pub async fn notes_after(
         .collect())
 }
 
+/// The records the notes name, each once however often it changed.
+pub fn changed(notes: &[(i64, Kind, i64, String)]) -> std::collections::BTreeSet<(Kind, i64)> {
+    notes.iter().map(|(_, kind, id, _)| (*kind, *id)).collect()
+}
+
 /// Outbox ids can commit out of order on PostgreSQL; a cursor only moves past notes older than
 /// this, so a note that commits late behind a newer one is still read.
 const SETTLE_SECS: i64 = 10;
@@ -214,8 +219,8 @@ impl Search {
             }
         };
         let notes = notes_after(conn, cursor, 5000).await?;
-        for (_, kind, id, _) in &notes {
-            for doc in docs::load(conn, *kind, Some(*id)).await? {
+        for (kind, id) in changed(&notes) {
+            for doc in docs::load(conn, kind, Some(id)).await? {
                 e.index.put(doc);
             }
         }

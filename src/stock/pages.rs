@@ -19,7 +19,7 @@ use crate::{
     app::AppState,
     auth::{allows, authorize, Permission},
     error::AppError,
-    extract::FormBody,
+    extract::{FormBody, FormFields},
     validate::Fields,
     web::PageCtx,
 };
@@ -244,18 +244,13 @@ async fn create_stocktake(
     page: PageCtx,
     FormBody(form): FormBody<Vec<(String, String)>>,
 ) -> Result<Redirect, AppError> {
-    let value = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
-    let actor = page.check_csrf(value("csrf"))?;
+    let form = FormFields(form);
+    let actor = page.check_csrf(form.get("csrf"))?;
     authorize(Some(actor), Permission::ManageStock)?;
     let mut fields = Fields::new();
-    let location_id = fields.form_int("location_id", value("location_id"));
+    let location_id = fields.form_int("location_id", form.get("location_id"));
     let mut lines = Vec::new();
-    for (name, text) in &form {
+    for (name, text) in &form.0 {
         if let Some(lot) = name
             .strip_prefix("count_")
             .and_then(|id| id.parse::<i64>().ok())
@@ -271,10 +266,10 @@ async fn create_stocktake(
     fields.finish()?;
     let input = StocktakeInput {
         location_id: location_id.unwrap_or(0),
-        note: Some(value("note").to_owned()),
+        note: Some(form.get("note").to_owned()),
         lines,
     };
-    let (_, body) = super::stocktake(&state, actor, value("key"), input).await?;
+    let (_, body) = super::stocktake(&state, actor, form.get("key"), input).await?;
     Ok(Redirect::to(&format!(
         "/stocktakes/{}",
         body["id"].as_i64().unwrap_or(0)
