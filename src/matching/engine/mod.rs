@@ -259,12 +259,23 @@ impl<'a> Engine<'a> {
             .min();
         for &n in &short {
             let need = &problem.needs[n];
-            let offers: &[usize] = offers_by_item.get(&need.item).map_or(&[], |o| o.as_slice());
-            if need.rate.is_none() && offers.is_empty() {
+            // Only offers with capacity left can sell; the cheapest of them (or the rate) is
+            // the least a source must still hold to buy anything for this need.
+            let offers: &mut Vec<usize> = offers_by_item.entry(need.item).or_default();
+            offers.retain(|&o| self.bought[o] < problem.offers[o].capacity);
+            let least = match need.rate {
+                Some(rate) => Some(rate),
+                None => offers.iter().map(|&o| problem.offers[o].unit_price).min(),
+            };
+            let Some(least) = least else {
                 continue;
-            }
+            };
+            let offers: &[usize] = offers;
             money.retain(|&s| cheapest.is_some_and(|price| self.left[s] >= price));
             for &s in &money {
+                if self.left[s] < least {
+                    continue;
+                }
                 if self.short(n) == 0 {
                     break;
                 }

@@ -50,8 +50,10 @@ pub(super) fn allocate(engine: &mut Engine) {
         offers.sort_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
     }
 
-    // Which purses may pay for each need still short.
-    let mut purses_of: HashMap<usize, Vec<u32>> = HashMap::new();
+    // Which purses may pay for each need still short, as an index into `purse_sets`.
+    let mut purse_sets: Vec<Vec<u32>> = Vec::new();
+    let mut set_index: HashMap<Vec<u32>, usize> = HashMap::new();
+    let mut purses_of: HashMap<usize, usize> = HashMap::new();
     for (n, need) in problem.needs.iter().enumerate() {
         if engine.short(n) == 0 {
             continue;
@@ -66,7 +68,11 @@ pub(super) fn allocate(engine: &mut Engine) {
             .map(|(p, _)| p as u32)
             .collect();
         if !eligible.is_empty() {
-            purses_of.insert(n, eligible);
+            let set = *set_index.entry(eligible).or_insert_with_key(|eligible| {
+                purse_sets.push(eligible.clone());
+                purse_sets.len() - 1
+            });
+            purses_of.insert(n, set);
         }
     }
 
@@ -93,7 +99,19 @@ pub(super) fn allocate(engine: &mut Engine) {
         let mut rates_done = false;
         for _pass in 0..=problem.offers.len() {
             let first = fair.groups.len();
-            let mut index: HashMap<(Vec<u32>, Channel), usize> = HashMap::new();
+            let mut index: HashMap<(usize, Channel), usize> = HashMap::new();
+            // Offers that can still sell this pass, cheapest first.
+            let open_offers: HashMap<u32, Vec<usize>> = offers_by_item
+                .iter()
+                .map(|(&item, offers)| {
+                    let open = offers
+                        .iter()
+                        .copied()
+                        .filter(|&o| offer_units[o] < problem.offers[o].capacity)
+                        .collect();
+                    (item, open)
+                })
+                .collect();
             for &n in needs {
                 if engine.short(n) == 0 {
                     continue;
@@ -103,18 +121,17 @@ pub(super) fn allocate(engine: &mut Engine) {
                     Some(_) if rates_done => continue,
                     Some(rate) => Channel::Rate(rate),
                     None => {
-                        let offers = &offers_by_item[&need.item];
-                        let open = offers.iter().find(|&&o| {
-                            offer_units[o] < problem.offers[o].capacity
-                                && problem.offers[o].may_serve(need, today)
-                        });
+                        let open = open_offers[&need.item]
+                            .iter()
+                            .find(|&&o| problem.offers[o].may_serve(need, today));
                         match open {
                             Some(&o) => Channel::Offer(o),
                             None => continue,
                         }
                     }
                 };
-                let key = (purses_of[&n].clone(), channel);
+                let set = purses_of[&n];
+                let key = (set, channel);
                 let g = *index.entry(key).or_insert_with(|| {
                     planned.push(Planned {
                         channel,
@@ -122,7 +139,7 @@ pub(super) fn allocate(engine: &mut Engine) {
                     });
                     fair.groups.push(Group {
                         shape: None,
-                        supplies: purses_of[&n].clone(),
+                        supplies: purse_sets[set].clone(),
                         channel: None,
                         demand: Demand::Rising {
                             weight: 0,

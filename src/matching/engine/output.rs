@@ -1,6 +1,6 @@
 //! The plan as MATCHING.md writes it, with a reason on every line.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -47,14 +47,24 @@ pub fn yuan(fen: i64) -> String {
     format!("{}.{:02}", fen / 100, fen % 100)
 }
 
+/// Need, source and offer of a plan line.
+type LineKey = (usize, usize, Option<usize>);
+
 pub(super) fn write(engine: &Engine) -> (Plan, Vec<Why>) {
     let problem = engine.problem;
     // One line per need, source and offer, in the order of the instance.
-    let mut merged: BTreeMap<(usize, usize, Option<usize>), i64> = BTreeMap::new();
-    for line in &engine.lines {
-        *merged
-            .entry((line.need, line.source, line.offer))
-            .or_default() += line.quantity;
+    let mut lines: Vec<(LineKey, i64)> = engine
+        .lines
+        .iter()
+        .map(|line| ((line.need, line.source, line.offer), line.quantity))
+        .collect();
+    lines.sort_unstable_by_key(|line| line.0);
+    let mut merged: Vec<(LineKey, i64)> = Vec::with_capacity(lines.len());
+    for (key, quantity) in lines {
+        match merged.last_mut() {
+            Some(last) if last.0 == key => last.1 += quantity,
+            _ => merged.push((key, quantity)),
+        }
     }
     let mut sharing: HashMap<usize, usize> = HashMap::new();
     for share in engine.shares.iter().flatten() {
