@@ -1,25 +1,26 @@
 //! Maximum flow (Dinic) on exact integer capacities. The fairness solver builds one small
 //! network per step on the aggregated groups, so nodes are few and capacities may be large.
 
-use std::collections::VecDeque;
-
 pub type Cap = i128;
 
 /// Capacity that no finite demand reaches.
 pub const INFINITE: Cap = i128::MAX / 4;
 
-#[derive(Debug, Clone)]
-struct Edge {
-    to: usize,
-    cap: Cap,
-}
-
+/// The network in compressed form: edge `e` and its reverse `e ^ 1` are stored side by side,
+/// and each node's edges lie in one run of `out` (in the order they were added), which keeps
+/// the breadth-first passes over large networks in cache.
 #[derive(Debug, Clone)]
 pub struct FlowNetwork {
-    edges: Vec<Edge>,
-    adjacency: Vec<Vec<usize>>,
+    to: Vec<u32>,
+    cap: Vec<Cap>,
+    /// Per node, its edges while the network is being built.
+    building: Vec<Vec<u32>>,
+    /// `out[first[v]..first[v + 1]]` are node `v`'s edges once built.
+    first: Vec<u32>,
+    out: Vec<u32>,
     level: Vec<i32>,
-    cursor: Vec<usize>,
+    cursor: Vec<u32>,
+    queue: Vec<u32>,
 }
 
 /// An edge handle: the index of its forward half.
@@ -29,84 +30,137 @@ pub struct EdgeId(usize);
 impl FlowNetwork {
     pub fn new(nodes: usize) -> FlowNetwork {
         FlowNetwork {
-            edges: Vec::new(),
-            adjacency: vec![Vec::new(); nodes],
+            to: Vec::new(),
+            cap: Vec::new(),
+            building: vec![Vec::new(); nodes],
+            first: Vec::new(),
+            out: Vec::new(),
             level: vec![0; nodes],
             cursor: vec![0; nodes],
+            queue: Vec::with_capacity(nodes),
         }
     }
 
     pub fn add_edge(&mut self, from: usize, to: usize, cap: Cap) -> EdgeId {
-        let id = self.edges.len();
-        self.edges.push(Edge { to, cap });
-        self.edges.push(Edge { to: from, cap: 0 });
-        self.adjacency[from].push(id);
-        self.adjacency[to].push(id + 1);
+        if !self.first.is_empty() {
+            self.unpack();
+        }
+        let id = self.to.len();
+        self.to.push(to as u32);
+        self.cap.push(cap);
+        self.to.push(from as u32);
+        self.cap.push(0);
+        self.building[from].push(id as u32);
+        self.building[to].push(id as u32 + 1);
         EdgeId(id)
+    }
+
+    /// Packs the per-node edge lists into one array (once, before the first flow).
+    fn pack(&mut self) {
+        if !self.first.is_empty() {
+            return;
+        }
+        self.first.reserve(self.building.len() + 1);
+        self.out.reserve(self.to.len());
+        self.first.push(0);
+        for edges in &mut self.building {
+            self.out.append(edges);
+            self.first.push(self.out.len() as u32);
+        }
+    }
+
+    /// Back to per-node lists, for a network that grows after a flow.
+    fn unpack(&mut self) {
+        for (v, edges) in self.building.iter_mut().enumerate() {
+            let (a, b) = (self.first[v] as usize, self.first[v + 1] as usize);
+            edges.extend_from_slice(&self.out[a..b]);
+        }
+        self.first.clear();
+        self.out.clear();
+    }
+
+    fn edges_of(&self, node: usize) -> &[u32] {
+        if self.first.is_empty() {
+            &self.building[node]
+        } else {
+            &self.out[self.first[node] as usize..self.first[node + 1] as usize]
+        }
     }
 
     /// Flow currently on an edge.
     pub fn flow(&self, edge: EdgeId) -> Cap {
-        self.edges[edge.0 + 1].cap
+        self.cap[edge.0 + 1]
     }
 
     /// Sets an edge's capacity and clears its flow.
     pub fn set_capacity(&mut self, edge: EdgeId, cap: Cap) {
-        self.edges[edge.0].cap = cap;
-        self.edges[edge.0 + 1].cap = 0;
+        self.cap[edge.0] = cap;
+        self.cap[edge.0 + 1] = 0;
     }
 
     /// Capacity still unused on an edge.
     pub fn residual(&self, edge: EdgeId) -> Cap {
-        self.edges[edge.0].cap
+        self.cap[edge.0]
     }
 
     /// Raises an edge's capacity; the flow on it stays.
     pub fn widen(&mut self, edge: EdgeId, extra: Cap) {
-        self.edges[edge.0].cap += extra;
+        self.cap[edge.0] += extra;
     }
 
     /// Lowers an edge's unused capacity (never below its flow).
     pub fn narrow(&mut self, edge: EdgeId, less: Cap) {
-        let residual = &mut self.edges[edge.0].cap;
+        let residual = &mut self.cap[edge.0];
         *residual = (*residual - less).max(0);
     }
 
     /// Takes `amount` of flow off an edge (it must carry at least that much). The caller keeps
     /// conservation by cancelling the same amount on the edges before and after it.
     pub fn cancel(&mut self, edge: EdgeId, amount: Cap) {
-        self.edges[edge.0].cap += amount;
-        self.edges[edge.0 + 1].cap -= amount;
+        self.cap[edge.0] += amount;
+        self.cap[edge.0 + 1] -= amount;
     }
 
+    /// Levels by breadth-first search from `source`; stops once the sink's level is known
+    /// (no shortest augmenting path goes through a node at the sink's level or beyond).
     fn bfs(&mut self, source: usize, sink: usize) -> bool {
         self.level.fill(-1);
         self.level[source] = 0;
-        let mut queue = VecDeque::from([source]);
-        while let Some(node) = queue.pop_front() {
-            for &e in &self.adjacency[node] {
-                let edge = &self.edges[e];
-                if edge.cap > 0 && self.level[edge.to] < 0 {
-                    self.level[edge.to] = self.level[node] + 1;
-                    queue.push_back(edge.to);
+        self.queue.clear();
+        self.queue.push(source as u32);
+        let mut head = 0;
+        while head < self.queue.len() {
+            let node = self.queue[head] as usize;
+            head += 1;
+            let next = self.level[node] + 1;
+            let (a, b) = (self.first[node] as usize, self.first[node + 1] as usize);
+            for &e in &self.out[a..b] {
+                let to = self.to[e as usize] as usize;
+                if self.cap[e as usize] > 0 && self.level[to] < 0 {
+                    self.level[to] = next;
+                    if to == sink {
+                        return true;
+                    }
+                    self.queue.push(to as u32);
                 }
             }
         }
-        self.level[sink] >= 0
+        false
     }
 
     fn dfs(&mut self, node: usize, sink: usize, pushed: Cap) -> Cap {
         if node == sink {
             return pushed;
         }
-        while self.cursor[node] < self.adjacency[node].len() {
-            let e = self.adjacency[node][self.cursor[node]];
-            let (to, cap) = (self.edges[e].to, self.edges[e].cap);
+        let end = self.first[node + 1];
+        while self.first[node] + self.cursor[node] < end {
+            let e = self.out[(self.first[node] + self.cursor[node]) as usize] as usize;
+            let (to, cap) = (self.to[e] as usize, self.cap[e]);
             if cap > 0 && self.level[to] == self.level[node] + 1 {
                 let got = self.dfs(to, sink, pushed.min(cap));
                 if got > 0 {
-                    self.edges[e].cap -= got;
-                    self.edges[e ^ 1].cap += got;
+                    self.cap[e] -= got;
+                    self.cap[e ^ 1] += got;
                     return got;
                 }
             }
@@ -117,6 +171,7 @@ impl FlowNetwork {
 
     /// Pushes as much more flow as fits; returns the amount added.
     pub fn max_flow(&mut self, source: usize, sink: usize) -> Cap {
+        self.pack();
         let mut total = 0;
         while self.bfs(source, sink) {
             self.cursor.fill(0);
@@ -134,15 +189,15 @@ impl FlowNetwork {
     /// Nodes reachable from `source` in the residual network: the source side of a minimum cut
     /// once `max_flow` has run.
     pub fn source_side(&self, source: usize) -> Vec<bool> {
-        let mut seen = vec![false; self.adjacency.len()];
+        let mut seen = vec![false; self.building.len()];
         seen[source] = true;
         let mut stack = vec![source];
         while let Some(node) = stack.pop() {
-            for &e in &self.adjacency[node] {
-                let edge = &self.edges[e];
-                if edge.cap > 0 && !seen[edge.to] {
-                    seen[edge.to] = true;
-                    stack.push(edge.to);
+            for &e in self.edges_of(node) {
+                let to = self.to[e as usize] as usize;
+                if self.cap[e as usize] > 0 && !seen[to] {
+                    seen[to] = true;
+                    stack.push(to);
                 }
             }
         }

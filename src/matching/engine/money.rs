@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use super::fair::{Demand, FairProblem, Group};
+use super::fair::{Demand, FairProblem, Group, Level};
 use super::instance::Earmark;
 use super::{Engine, Share};
 
@@ -18,7 +18,61 @@ enum Channel {
 
 struct Planned {
     channel: Channel,
+    /// Index of the group's purse set.
+    set: usize,
     needs: Vec<(usize, i64)>,
+}
+
+/// The groups of earlier passes, merged per purse set. They are fixed, so only their totals
+/// matter to the next pass's flow; keeping them merged keeps each pass as small as its own
+/// groups, however many passes came before.
+#[derive(Default)]
+struct Settled {
+    groups: Vec<Group>,
+    by_set: HashMap<usize, usize>,
+}
+
+impl Settled {
+    fn add(&mut self, set: usize, group: &Group) {
+        let amount = match group.demand {
+            Demand::Fixed(amount) => amount,
+            Demand::Rising { .. } => unreachable!("a pass leaves its groups fixed"),
+        };
+        let groups = &mut self.groups;
+        let g = *self.by_set.entry(set).or_insert_with(|| {
+            groups.push(Group {
+                demand: Demand::Fixed(0),
+                ..group.clone()
+            });
+            groups.len() - 1
+        });
+        if let Demand::Fixed(total) = &mut groups[g].demand {
+            *total += amount;
+        }
+    }
+
+    /// Solves this pass's rising groups (`fair.groups[first..]`) beside the settled ones;
+    /// levels are per pass group.
+    fn solve_pass(
+        &mut self,
+        fair: &mut FairProblem,
+        first: usize,
+        round: usize,
+    ) -> Vec<Option<(Level, usize)>> {
+        let settled = self.groups.len();
+        let mut pass = FairProblem {
+            supplies: fair.supplies.clone(),
+            channels: fair.channels.clone(),
+            groups: std::mem::take(&mut self.groups),
+        };
+        pass.groups.extend(fair.groups[first..].iter().cloned());
+        let levels = pass.solve(round);
+        for (g, group) in pass.groups.drain(settled..).enumerate() {
+            fair.groups[first + g] = group;
+        }
+        self.groups = pass.groups;
+        levels[settled..].to_vec()
+    }
 }
 
 pub(super) fn allocate(engine: &mut Engine) {
@@ -88,6 +142,7 @@ pub(super) fn allocate(engine: &mut Engine) {
     };
     let mut planned: Vec<Planned> = Vec::new();
     let mut offer_units = vec![0i64; problem.offers.len()];
+    let mut settled = Settled::default();
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 6];
     let mut candidates: Vec<usize> = purses_of.keys().copied().collect();
     candidates.sort_by_key(|&n| engine.rank[n]);
@@ -135,6 +190,7 @@ pub(super) fn allocate(engine: &mut Engine) {
                 let g = *index.entry(key).or_insert_with(|| {
                     planned.push(Planned {
                         channel,
+                        set,
                         needs: Vec::new(),
                     });
                     fair.groups.push(Group {
@@ -163,7 +219,7 @@ pub(super) fn allocate(engine: &mut Engine) {
             if fair.groups.len() == first {
                 break;
             }
-            let levels = fair.solve(engine.next_round);
+            let levels = settled.solve_pass(&mut fair, first, engine.next_round);
             let mut units: Vec<i64> = (first..fair.groups.len())
                 .map(|g| (fair.amount(g) / price(engine, planned[g].channel)) as i64)
                 .collect();
@@ -172,6 +228,7 @@ pub(super) fn allocate(engine: &mut Engine) {
             for (g, units) in (first..fair.groups.len()).zip(units) {
                 let unit = price(engine, planned[g].channel);
                 fair.groups[g].demand = Demand::Fixed(units as i128 * unit);
+                settled.add(planned[g].set, &fair.groups[g]);
                 if let Channel::Offer(o) = planned[g].channel {
                     offer_units[o] += units;
                 }
@@ -181,7 +238,7 @@ pub(super) fn allocate(engine: &mut Engine) {
                     slot.1 = given;
                     engine.have[slot.0] += given;
                     progress |= given > 0;
-                    if let Some((level, round)) = levels[g] {
+                    if let Some((level, round)) = levels[g - first] {
                         if given > 0 {
                             engine.shares[slot.0] = Some(Share { round, level });
                         }
