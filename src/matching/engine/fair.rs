@@ -1,16 +1,19 @@
 //! Max-min fair filling of groups from shared supply (MATCHING.md rules 3 and 4), exact.
 //!
-//! Groups draw from the supply nodes they are eligible for, optionally through a channel of
-//! limited capacity (a supplier offer). A *rising* group wants `weight` flow units to be full and
-//! already has `base` from elsewhere; its fill fraction is `(base + flow) / weight`. Fixed groups
-//! keep exactly their amount but may be re-routed, so a higher class never blocks a lower one
-//! needlessly.
+//! Groups draw from the supply nodes they are eligible for. A *rising* group wants `weight`
+//! flow units to be full and already has `base` from elsewhere; its fill fraction is
+//! `(base + flow) / weight`. Fixed groups keep exactly their amount but may be re-routed, so a
+//! higher class never blocks a lower one needlessly.
 //!
-//! Progressive filling: find the highest level `t` every rising group can reach together
-//! (Dinkelbach iterations on a parametric maximum flow, in exact rational arithmetic); the groups
-//! of the minimum cut at that level can go no higher, so they are frozen there, rounded to whole
-//! units by largest remainder; repeat with the rest. The levels found are the exact max-min fair
-//! fractions of the continuous problem.
+//! Decomposition (Fujishige's algorithm for a lexicographically optimal base): take the level
+//! `t` at which the rising groups would use up all the supply if nothing restricted them, and
+//! compute a maximum flow with every rising group asking for its share at `t`. If it goes
+//! through, every rising group ends at exactly `t`. If not, the minimum cut splits the problem
+//! in two that share nothing: the groups behind the cut can only use the supply behind it (all
+//! of it, at levels below `t`), the others never need it (they end at `t` or above). Each half
+//! is solved the same way. Exact rational arithmetic throughout; the levels found are the exact
+//! max-min fair fractions of the continuous problem, and each final part is then rounded to
+//! whole units by largest remainder on its own small network.
 
 use std::collections::HashMap;
 
@@ -33,7 +36,6 @@ pub enum Demand {
 #[derive(Debug, Clone)]
 pub struct Group {
     pub supplies: Vec<u32>,
-    pub channel: Option<u32>,
     pub demand: Demand,
     /// What a rising group looked like before it was frozen: weight, base, unit, rank.
     pub shape: Option<(Cap, Cap, Cap, usize)>,
@@ -42,7 +44,6 @@ pub struct Group {
 #[derive(Debug, Clone, Default)]
 pub struct FairProblem {
     pub supplies: Vec<Cap>,
-    pub channels: Vec<Cap>,
     pub groups: Vec<Group>,
 }
 
@@ -106,14 +107,13 @@ fn gcd(mut a: Cap, mut b: Cap) -> Cap {
     a
 }
 
-/// The flow network: source → supply → eligibility set → group → channel → sink. Groups with
-/// the same eligible supplies share one eligibility-set node, which keeps the edges few when
-/// many groups (one per offer, say) draw on the same purses.
+/// The flow network: source → supply → eligibility set → group → sink. Groups with the same
+/// eligible supplies share one eligibility-set node, which keeps the edges few when many groups
+/// draw on the same supplies.
 struct Built {
     net: FlowNetwork,
     demand_edges: Vec<EdgeId>,
     supply_edges: Vec<EdgeId>,
-    channel_edges: Vec<EdgeId>,
     /// Per eligibility set: the edges from its supplies.
     set_edges: Vec<Vec<(u32, EdgeId)>>,
     /// Per group: its eligibility set and the edge from it.
@@ -124,6 +124,19 @@ struct Built {
 const SOURCE: usize = 0;
 const SINK: usize = 1;
 
+/// A rising group once solved: its fixed demand, shape, level and round.
+type Frozen = (Demand, Option<(Cap, Cap, Cap, usize)>, (Level, usize));
+
+/// A final part of the decomposition: groups that all end at one level, with the supply that
+/// only they use.
+struct Leaf {
+    level: Level,
+    part: FairProblem,
+    /// Per group of the part, its index in the whole problem.
+    ids: Vec<usize>,
+    built: Built,
+}
+
 impl FairProblem {
     fn supply_node(&self, s: u32) -> usize {
         2 + s as usize
@@ -133,11 +146,7 @@ impl FairProblem {
         2 + self.supplies.len() + g
     }
 
-    fn channel_node(&self, c: u32) -> usize {
-        2 + self.supplies.len() + self.groups.len() + c as usize
-    }
-
-    /// The network with every capacity multiplied by `scale` and group demands given.
+    /// The network with every supply multiplied by `scale` and group demands given.
     fn build(&self, scale: Cap, demands: &[Cap]) -> Built {
         let mut set_index: HashMap<&[u32], usize> = HashMap::new();
         let mut sets: Vec<&[u32]> = Vec::new();
@@ -151,13 +160,10 @@ impl FairProblem {
                 })
             })
             .collect();
-        let first_set = 2 + self.supplies.len() + self.groups.len() + self.channels.len();
+        let first_set = 2 + self.supplies.len() + self.groups.len();
         let mut net = FlowNetwork::new(first_set + sets.len());
         let supply_edges = (0..self.supplies.len())
             .map(|s| net.add_edge(SOURCE, self.supply_node(s as u32), self.supplies[s] * scale))
-            .collect();
-        let channel_edges = (0..self.channels.len())
-            .map(|c| net.add_edge(self.channel_node(c as u32), SINK, self.channels[c] * scale))
             .collect();
         let set_edges = sets
             .iter()
@@ -176,18 +182,15 @@ impl FairProblem {
             .collect();
         let mut group_sets = Vec::with_capacity(self.groups.len());
         let mut demand_edges = Vec::with_capacity(self.groups.len());
-        for (g, group) in self.groups.iter().enumerate() {
+        for (g, &k) in group_set.iter().enumerate() {
             let node = self.group_node(g);
-            let k = group_set[g];
             group_sets.push((k, net.add_edge(first_set + k, node, INFINITE)));
-            let head = group.channel.map_or(SINK, |c| self.channel_node(c));
-            demand_edges.push(net.add_edge(node, head, demands[g]));
+            demand_edges.push(net.add_edge(node, SINK, demands[g]));
         }
         Built {
             net,
             demand_edges,
             supply_edges,
-            channel_edges,
             set_edges,
             group_sets,
             total_demand: demands.iter().sum(),
@@ -199,9 +202,6 @@ impl FairProblem {
     fn reset(&self, built: &mut Built, scale: Cap, demands: &[Cap]) {
         for (s, &edge) in built.supply_edges.iter().enumerate() {
             built.net.set_capacity(edge, self.supplies[s] * scale);
-        }
-        for (c, &edge) in built.channel_edges.iter().enumerate() {
-            built.net.set_capacity(edge, self.channels[c] * scale);
         }
         for edges in &built.set_edges {
             for &(_, edge) in edges {
@@ -226,138 +226,117 @@ impl FairProblem {
             .collect()
     }
 
-    /// The highest level all rising groups reach together, and the groups that cannot rise
-    /// above it (empty when every rising group can be filled).
-    fn next_bottleneck(&self, built: &mut Built) -> (Level, Vec<usize>) {
-        let mut t = Level::FULL;
-        let mut blocked: Vec<usize> = Vec::new();
-        loop {
-            let demands = self.demands_at(t);
-            self.reset(built, t.den, &demands);
-            let flow = built.net.max_flow(SOURCE, SINK);
-            let side = built.net.source_side(SOURCE);
-            if flow == built.total_demand {
-                if t == Level::FULL {
-                    return (t, Vec::new());
+    /// The groups `groups` with only the supplies marked in `kept` (renumbered).
+    fn part(&self, groups: &[usize], kept: &[bool]) -> FairProblem {
+        let mut local = vec![u32::MAX; self.supplies.len()];
+        let mut supplies = Vec::new();
+        for (s, &amount) in self.supplies.iter().enumerate() {
+            if kept[s] {
+                local[s] = supplies.len() as u32;
+                supplies.push(amount);
+            }
+        }
+        let groups = groups
+            .iter()
+            .map(|&g| {
+                let group = &self.groups[g];
+                Group {
+                    supplies: group
+                        .supplies
+                        .iter()
+                        .map(|&s| local[s as usize])
+                        .filter(|&s| s != u32::MAX)
+                        .collect(),
+                    demand: group.demand.clone(),
+                    shape: group.shape,
                 }
-                // Every rising group no augmenting path reaches cannot rise above `t` without
-                // taking from another: freeze them all in this round.
-                let stuck = self.cannot_rise(built, &side);
-                return (t, if stuck.is_empty() { blocked } else { stuck });
-            }
-            let (cut_supply, in_cut) = self.cut(&side);
-            blocked = in_cut;
-            let next = self.level_where_saturated(cut_supply, &blocked, t);
-            assert!(
-                next.less_than(t),
-                "fair filling must descend (cut {cut_supply})"
-            );
-            t = next;
-        }
-    }
-
-    /// Rising groups that no augmenting path reaches once every demand is met: their supplies
-    /// (or their channel) are exhausted by groups that may not go lower.
-    fn cannot_rise(&self, built: &Built, side: &[bool]) -> Vec<usize> {
-        (0..self.groups.len())
-            .filter(|&g| matches!(self.groups[g].demand, Demand::Rising { .. }))
-            .filter(|&g| {
-                let channel_full = self.groups[g]
-                    .channel
-                    .is_some_and(|c| built.net.residual(built.channel_edges[c as usize]) == 0);
-                !side[self.group_node(g)] || channel_full
-            })
-            .collect()
-    }
-
-    /// Capacity of the cut's supply and channel arcs (unscaled), and the groups whose demand
-    /// arcs are not cut: together they ask for more than the cut lets through.
-    fn cut(&self, side: &[bool]) -> (Cap, Vec<usize>) {
-        let mut capacity: Cap = 0;
-        for s in 0..self.supplies.len() {
-            if !side[self.supply_node(s as u32)] {
-                capacity += self.supplies[s];
-            }
-        }
-        for c in 0..self.channels.len() {
-            if side[self.channel_node(c as u32)] {
-                capacity += self.channels[c];
-            }
-        }
-        let groups = (0..self.groups.len())
-            .filter(|&g| {
-                let head = self.groups[g]
-                    .channel
-                    .map_or(SINK, |c| self.channel_node(c));
-                !side[self.group_node(g)] || side[head]
             })
             .collect();
-        (capacity, groups)
+        FairProblem { supplies, groups }
     }
 
-    /// Solves `capacity = Σ fixed + Σ max(0, t·weight − base)` over `groups` for `t < below`.
-    fn level_where_saturated(&self, capacity: Cap, groups: &[usize], below: Level) -> Level {
-        let mut left = capacity;
-        let mut rising: Vec<(Cap, Cap)> = Vec::new();
-        for &g in groups {
-            match self.groups[g].demand {
-                Demand::Fixed(amount) => left -= amount,
-                Demand::Rising { weight, base, .. } => {
-                    // Only groups below `below` take part; others ask nothing there.
-                    if base * below.den < below.num * weight {
-                        rising.push((weight, base));
-                    }
-                }
+    /// The level at which the rising groups would use up all the supply left after the fixed
+    /// ones if nothing restricted them (at most full), and the network with every group asking
+    /// its share at that level, maximum flow pushed. `None` when no group is rising.
+    fn try_even_level(&self) -> Option<(Level, Built, Cap)> {
+        let rising: Vec<(Cap, Cap)> = self
+            .groups
+            .iter()
+            .filter_map(|group| match group.demand {
+                Demand::Rising { weight, base, .. } => Some((weight, base)),
+                Demand::Fixed(_) => None,
+            })
+            .collect();
+        if rising.is_empty() {
+            return None;
+        }
+        let fixed: Cap = (0..self.groups.len()).map(|g| self.amount(g)).sum();
+        let available = self.supplies.iter().sum::<Cap>() - fixed;
+        let t = water_level(&rising, available.max(0));
+        let demands = self.demands_at(t);
+        let mut built = self.build(t.den, &demands);
+        let flow = built.net.max_flow(SOURCE, SINK);
+        Some((t, built, flow))
+    }
+
+    /// Splits the problem into final parts, each with the one level its rising groups end at.
+    fn decompose(self) -> Vec<Leaf> {
+        let mut leaves = Vec::new();
+        let ids: Vec<usize> = (0..self.groups.len()).collect();
+        let mut stack = vec![(self, ids)];
+        while let Some((part, ids)) = stack.pop() {
+            let Some((level, built, flow)) = part.try_even_level() else {
+                continue; // only fixed groups: routed at the end
+            };
+            if flow == built.total_demand {
+                leaves.push(Leaf {
+                    level,
+                    part,
+                    ids,
+                    built,
+                });
+                continue;
+            }
+            // Behind the cut (not reachable from the source): groups that only reach supply
+            // behind it, all of which they need. The reachable side never needs that supply.
+            let side = built.net.source_side(SOURCE);
+            for reachable in [false, true] {
+                let kept: Vec<bool> = (0..part.supplies.len())
+                    .map(|s| side[part.supply_node(s as u32)] == reachable)
+                    .collect();
+                let groups: Vec<usize> = (0..part.groups.len())
+                    .filter(|&g| side[part.group_node(g)] == reachable)
+                    .collect();
+                let sub_ids = groups.iter().map(|&g| ids[g]).collect();
+                stack.push((part.part(&groups, &kept), sub_ids));
             }
         }
-        assert!(
-            !rising.is_empty(),
-            "a cut without rising groups: fixed demands exceed supply"
-        );
-        // Lowest starting level first; add groups while the level reaches them.
-        rising.sort_by(|a, b| (a.1 * b.0).cmp(&(b.1 * a.0)));
-        let (mut weights, mut bases) = (0, 0);
-        let mut level = Level::new(0, 1);
-        for (i, &(weight, base)) in rising.iter().enumerate() {
-            weights += weight;
-            bases += base;
-            level = Level::new(left + bases, weights);
-            let next_starts_above = rising
-                .get(i + 1)
-                .is_none_or(|&(w, b)| level.num * w <= b * level.den);
-            if next_starts_above {
-                break;
-            }
-        }
-        level
+        leaves
     }
 
     /// Fills every rising group as fairly as the supply allows; afterwards every group is
     /// fixed. Returns, per group, the level it was frozen at and the freeze round (numbered from
-    /// `first_round`; groups frozen in one round share their level).
+    /// `first_round` in order of level; groups of one round share their level).
     pub fn solve(&mut self, first_round: usize) -> Vec<Option<(Level, usize)>> {
-        // Fixed groups with the same supplies and channel are interchangeable for routing:
-        // solve with one merged group each, which keeps the networks small as classes and
-        // passes pile up fixed groups.
+        // Fixed groups with the same supplies are interchangeable for routing: solve with one
+        // merged group each, which keeps the networks small as classes and passes pile up
+        // fixed groups.
         let mut compact = FairProblem {
             supplies: self.supplies.clone(),
-            channels: self.channels.clone(),
             groups: Vec::new(),
         };
-        let mut merged: HashMap<(&[u32], Option<u32>), usize> = HashMap::new();
+        let mut merged: HashMap<&[u32], usize> = HashMap::new();
         let mut rising = Vec::new();
         for (g, group) in self.groups.iter().enumerate() {
             match group.demand {
                 Demand::Fixed(amount) => {
-                    let c = *merged
-                        .entry((&group.supplies, group.channel))
-                        .or_insert_with(|| {
-                            compact.groups.push(Group {
-                                demand: Demand::Fixed(0),
-                                ..group.clone()
-                            });
-                            compact.groups.len() - 1
+                    let c = *merged.entry(&group.supplies).or_insert_with(|| {
+                        compact.groups.push(Group {
+                            demand: Demand::Fixed(0),
+                            ..group.clone()
                         });
+                        compact.groups.len() - 1
+                    });
                     if let Demand::Fixed(total) = &mut compact.groups[c].demand {
                         *total += amount;
                     }
@@ -368,43 +347,47 @@ impl FairProblem {
                 }
             }
         }
-        let compact_levels = compact.solve_compact(first_round);
+        let solved = compact.solve_compact(first_round);
         let mut levels = vec![None; self.groups.len()];
         for (g, c) in rising {
-            self.groups[g] = compact.groups[c].clone();
-            levels[g] = compact_levels[c];
+            if let Some((demand, shape, level)) = solved[c].clone() {
+                self.groups[g].demand = demand;
+                self.groups[g].shape = shape;
+                levels[g] = Some(level);
+            }
         }
         levels
     }
 
-    fn solve_compact(&mut self, first_round: usize) -> Vec<Option<(Level, usize)>> {
-        let mut levels = vec![None; self.groups.len()];
+    /// Per rising group: its rounded (fixed) demand and shape, its level and round.
+    fn solve_compact(self, first_round: usize) -> Vec<Option<Frozen>> {
+        let count = self.groups.len();
+        let mut leaves = self.decompose();
+        leaves.sort_by(|a, b| {
+            (a.level.num * b.level.den)
+                .cmp(&(b.level.num * a.level.den))
+                .then(a.ids[0].cmp(&b.ids[0]))
+        });
+        let mut solved = vec![None; count];
         let mut round = first_round;
-        let mut built = self.build(1, &vec![0; self.groups.len()]);
-        loop {
-            let rising: Vec<usize> = (0..self.groups.len())
-                .filter(|&g| matches!(self.groups[g].demand, Demand::Rising { .. }))
+        let mut previous = None;
+        for mut leaf in leaves {
+            if previous.is_some_and(|level| level != leaf.level) {
+                round += 1;
+            }
+            previous = Some(leaf.level);
+            let frozen: Vec<usize> = (0..leaf.part.groups.len())
+                .filter(|&g| matches!(leaf.part.groups[g].demand, Demand::Rising { .. }))
                 .collect();
-            if rising.is_empty() {
-                return levels;
+            leaf.part.freeze(&mut leaf.built, &frozen, leaf.level);
+            for g in frozen {
+                let group = &leaf.part.groups[g];
+                solved[leaf.ids[g]] =
+                    Some((group.demand.clone(), group.shape, (leaf.level, round)));
             }
-            let (t, blocked) = self.next_bottleneck(&mut built);
-            let frozen: Vec<usize> = if blocked.is_empty() {
-                rising
-            } else {
-                blocked
-                    .into_iter()
-                    .filter(|&g| matches!(self.groups[g].demand, Demand::Rising { .. }))
-                    .collect()
-            };
-            for &g in &frozen {
-                levels[g] = Some((t, round));
-            }
-            round += 1;
-            self.freeze(&mut built, &frozen, t);
         }
+        solved
     }
-
     fn rising_shape(&self, g: usize) -> Option<(Cap, Cap, Cap, usize)> {
         self.groups[g].shape
     }
@@ -510,15 +493,12 @@ impl FairProblem {
     }
 
     /// Cancels `amount` of the flow reaching the sink through group `g` (source → supply →
-    /// group → channel → sink), keeping every node balanced.
+    /// group → sink), keeping every node balanced.
     fn cancel_through(&self, built: &mut Built, g: usize, mut amount: Cap) {
         if amount == 0 {
             return;
         }
         built.net.cancel(built.demand_edges[g], amount);
-        if let Some(c) = self.groups[g].channel {
-            built.net.cancel(built.channel_edges[c as usize], amount);
-        }
         let (k, into_group) = built.group_sets[g];
         built.net.cancel(into_group, amount);
         for i in 0..built.set_edges[k].len() {
@@ -608,7 +588,6 @@ mod tests {
     fn group(supplies: &[u32], demand: Demand) -> Group {
         Group {
             supplies: supplies.to_vec(),
-            channel: None,
             demand,
             shape: None,
         }
@@ -618,7 +597,6 @@ mod tests {
     fn shares_one_source_in_proportion_to_what_was_asked() {
         let problem = FairProblem {
             supplies: vec![60],
-            channels: vec![],
             groups: vec![group(&[0], rising(100, 0)), group(&[0], rising(50, 1))],
         };
         let mut problem = problem;
@@ -632,7 +610,6 @@ mod tests {
         // Group 0 can use supply 0 (10) and 1 (100); group 1 only supply 0.
         let problem = FairProblem {
             supplies: vec![10, 100],
-            channels: vec![],
             groups: vec![group(&[0, 1], rising(100, 0)), group(&[0], rising(100, 1))],
         };
         assert_eq!(solved(problem), vec![100, 10]);
@@ -643,7 +620,6 @@ mod tests {
         // A fixed group of 10 may use either supply; the rising one only supply 0.
         let problem = FairProblem {
             supplies: vec![10, 10],
-            channels: vec![],
             groups: vec![
                 group(&[0, 1], Demand::Fixed(10)),
                 group(&[0], rising(10, 0)),
@@ -657,28 +633,9 @@ mod tests {
         // 10 units over asks 3, 3, 3, 3 = 2.5 each: two get 3, two get 2, by rank.
         let problem = FairProblem {
             supplies: vec![10],
-            channels: vec![],
             groups: (0..4).map(|r| group(&[0], rising(3, r))).collect(),
         };
         assert_eq!(solved(problem), vec![3, 3, 2, 2]);
-    }
-
-    #[test]
-    fn channels_limit_what_passes_through_them() {
-        let problem = FairProblem {
-            supplies: vec![1_000],
-            channels: vec![30],
-            groups: vec![
-                Group {
-                    supplies: vec![0],
-                    channel: Some(0),
-                    demand: rising(100, 0),
-                    shape: None,
-                },
-                group(&[0], rising(100, 1)),
-            ],
-        };
-        assert_eq!(solved(problem), vec![30, 100]);
     }
 
     #[test]
@@ -693,7 +650,6 @@ mod tests {
     fn a_group_that_already_has_more_waits_for_the_others() {
         let problem = FairProblem {
             supplies: vec![50],
-            channels: vec![],
             groups: vec![
                 group(
                     &[0],

@@ -151,7 +151,6 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
             .iter()
             .map(|members| members.iter().map(|&s| engine.left[s] as i128).sum())
             .collect(),
-        channels: Vec::new(),
         groups: Vec::new(),
     };
     let mut members: Vec<usize> = Vec::new(); // fair group → need group
@@ -164,7 +163,6 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
             fair.groups.push(Group {
                 shape: None,
                 supplies: eligible.clone(),
-                channel: None,
                 demand: Demand::Rising {
                     weight: group_needs
                         .iter()

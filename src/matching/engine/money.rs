@@ -62,7 +62,6 @@ impl Settled {
         let settled = self.groups.len();
         let mut pass = FairProblem {
             supplies: fair.supplies.clone(),
-            channels: fair.channels.clone(),
             groups: std::mem::take(&mut self.groups),
         };
         pass.groups.extend(fair.groups[first..].iter().cloned());
@@ -135,9 +134,6 @@ pub(super) fn allocate(engine: &mut Engine) {
             .iter()
             .map(|members| members.iter().map(|&s| engine.left[s] as i128).sum())
             .collect(),
-        // Offer capacity is fitted after each pass (fit_offer_capacity), not in the flow: it
-        // keeps the networks small and the passes few.
-        channels: Vec::new(),
         groups: Vec::new(),
     };
     let mut planned: Vec<Planned> = Vec::new();
@@ -196,7 +192,6 @@ pub(super) fn allocate(engine: &mut Engine) {
                     fair.groups.push(Group {
                         shape: None,
                         supplies: purse_sets[set].clone(),
-                        channel: None,
                         demand: Demand::Rising {
                             weight: 0,
                             base: 0,
