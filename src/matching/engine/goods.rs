@@ -31,7 +31,7 @@ pub(super) fn allocate(engine: &mut Engine) {
         .collect();
     // Items share nothing in this stage: plan them on all cores, each in its own engine, and
     // merge in item order so the plan is the same whatever the scheduling.
-    let done: Vec<Engine> = in_parallel(&work, |(needs, lots)| {
+    let done: Vec<Engine> = super::in_parallel(&work, |(needs, lots)| {
         let mut part = engine.fork();
         allocate_item(&mut part, needs, lots);
         part
@@ -49,35 +49,6 @@ pub(super) fn allocate(engine: &mut Engine) {
         }
         engine.next_round += part.next_round;
     }
-}
-
-/// Runs `job` on every element on the machine's cores; results in input order.
-fn in_parallel<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len())
-        .max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<R>>> =
-        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let result = job(item);
-                *results[i].lock().expect("no worker panicked") = Some(result);
-            });
-        }
-    });
-    results
-        .into_iter()
-        .map(|slot| {
-            slot.into_inner()
-                .expect("no worker panicked")
-                .expect("every item done")
-        })
-        .collect()
 }
 
 /// Lots that are interchangeable for every need of the item.

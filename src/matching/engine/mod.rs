@@ -37,7 +37,7 @@ pub fn plan(instance: &Instance) -> Result<Plan, InvalidInstance> {
 
 /// Plans a checked problem.
 pub fn solve(problem: &Problem) -> Plan {
-    solve_explained(problem).0
+    output::write(&run(problem), false).0
 }
 
 /// Plans an instance and says why each line is there as data (one [`Why`] per allocation).
@@ -48,11 +48,16 @@ pub fn plan_explained(instance: &Instance) -> Result<(Plan, Vec<Why>), InvalidIn
 
 /// Plans a checked problem, with the reasons as data.
 pub fn solve_explained(problem: &Problem) -> (Plan, Vec<Why>) {
+    output::write(&run(problem), true)
+}
+
+/// The three stages: goods, then money, then whatever is still usable.
+fn run(problem: &Problem) -> Engine<'_> {
     let mut engine = Engine::new(problem);
     goods::allocate(&mut engine);
     money::allocate(&mut engine);
     engine.top_up();
-    output::write(&engine)
+    engine
 }
 
 /// One line of the plan while it is being made.
@@ -330,4 +335,35 @@ pub(crate) fn distance_km(a: Option<[f64; 2]>, b: Option<[f64; 2]>) -> Option<f6
     let dl = (lon2 - lon1).to_radians();
     let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
     Some(2.0 * 6371.0 * h.sqrt().min(1.0).asin())
+}
+
+/// How many threads the engine uses: the machine's cores.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs `job` on every element on the machine's cores; results in input order.
+pub(super) fn in_parallel<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = workers().min(items.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<R>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let result = job(item);
+                *results[i].lock().expect("no worker panicked") = Some(result);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .expect("no worker panicked")
+                .expect("every item done")
+        })
+        .collect()
 }

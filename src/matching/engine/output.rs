@@ -50,7 +50,8 @@ pub fn yuan(fen: i64) -> String {
 /// Need, source and offer of a plan line.
 type LineKey = (usize, usize, Option<usize>);
 
-pub(super) fn write(engine: &Engine) -> (Plan, Vec<Why>) {
+/// The plan, and when `explain`, the reasons as data (one per line).
+pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
     let problem = engine.problem;
     // One line per need, source and offer, in the order of the instance.
     let mut lines: Vec<(LineKey, i64)> = engine
@@ -70,31 +71,18 @@ pub(super) fn write(engine: &Engine) -> (Plan, Vec<Why>) {
     for share in engine.shares.iter().flatten() {
         *sharing.entry(share.round).or_default() += 1;
     }
+    // Lines of one need stay together so each part makes the need's texts once.
+    let parts = split_at_needs(&merged, super::workers());
+    let done = super::in_parallel(&parts, |lines| {
+        write_lines(engine, lines, &sharing, explain)
+    });
     let mut money_spent = 0i64;
     let mut allocations = Vec::with_capacity(merged.len());
     let mut whys = Vec::with_capacity(merged.len());
-    for ((n, s, offer), quantity) in merged {
-        let need = &problem.needs[n];
-        let source = &problem.sources[s];
-        let per_unit = match offer {
-            Some(o) => Some(problem.offers[o].unit_price),
-            None if source.kind == SourceKind::Money => need.rate,
-            None => None,
-        };
-        let cost = per_unit.map(|price| price * quantity);
-        money_spent += cost.unwrap_or(0);
-        let from = offer.map_or(source.location, |o| problem.offers[o].location);
-        let why = why(engine, n, s, offer, &sharing);
-        allocations.push(AllocationOut {
-            need: need.id.clone(),
-            source: source.id.clone(),
-            offer: offer.map(|o| problem.offers[o].id.clone()),
-            quantity,
-            cost: cost.map(yuan),
-            distance_km: distance_km(from, need.location).map(|d| (d * 10.0).round() / 10.0),
-            reason: reason(engine, n, s, offer, &why),
-        });
-        whys.push(why);
+    for (spent, part_allocations, part_whys) in done {
+        money_spent += spent;
+        allocations.extend(part_allocations);
+        whys.extend(part_whys);
     }
     let unmet = (0..problem.needs.len())
         .filter(|&n| engine.short(n) > 0)
@@ -160,62 +148,142 @@ pub enum SourceWhy {
     },
 }
 
-fn why(
-    engine: &Engine,
-    n: usize,
-    s: usize,
-    offer: Option<usize>,
-    sharing: &HashMap<usize, usize>,
-) -> Why {
-    let problem = engine.problem;
-    let need = &problem.needs[n];
-    let source = &problem.sources[s];
-    let share = if engine.short(n) == 0 {
-        ShareWhy::Full
-    } else {
-        let percent = engine.have[n] * 100 / need.quantity;
-        match engine.shares[n] {
-            Some(share) => ShareWhy::Equal {
-                percent,
-                across: sharing.get(&share.round).copied().unwrap_or(1),
-                level: share.level.percent() as i64,
-            },
-            None => ShareWhy::Leftover { percent },
+/// Up to `parts` runs of `lines` of about equal length, never splitting one need's lines.
+fn split_at_needs(lines: &[(LineKey, i64)], parts: usize) -> Vec<&[(LineKey, i64)]> {
+    let mut runs = Vec::with_capacity(parts);
+    let mut rest = lines;
+    for part in (1..=parts).rev() {
+        let mut end = rest.len().div_ceil(part);
+        while end > 0 && end < rest.len() && rest[end].0 .0 == rest[end - 1].0 .0 {
+            end += 1;
         }
-    };
+        let (run, after) = rest.split_at(end);
+        runs.push(run);
+        rest = after;
+    }
+    runs
+}
+
+type Written = (i64, Vec<AllocationOut>, Vec<Why>);
+
+/// Source, offer and rate: what a line's "from" text depends on.
+type FromKey = (usize, Option<usize>, Option<i64>);
+
+/// Plan lines and their reasons for a run of merged lines; the money they spend.
+fn write_lines(
+    engine: &Engine,
+    lines: &[(LineKey, i64)],
+    sharing: &HashMap<usize, usize>,
+    explain: bool,
+) -> Written {
+    let problem = engine.problem;
+    let mut money_spent = 0;
+    let mut allocations = Vec::with_capacity(lines.len());
+    let mut whys = Vec::with_capacity(lines.len());
+    // Texts that many lines repeat, made once: the need's share, where supply comes from.
+    let mut shares: Option<(usize, ShareWhy, String)> = None;
+    let mut froms: HashMap<FromKey, (SourceWhy, String)> = HashMap::new();
+    for &((n, s, offer), quantity) in lines {
+        let need = &problem.needs[n];
+        let source = &problem.sources[s];
+        let per_unit = match offer {
+            Some(o) => Some(problem.offers[o].unit_price),
+            None if source.kind == SourceKind::Money => need.rate,
+            None => None,
+        };
+        let cost = per_unit.map(|price| price * quantity);
+        money_spent += cost.unwrap_or(0);
+        let from = offer.map_or(source.location, |o| problem.offers[o].location);
+        if shares.as_ref().is_none_or(|(m, _, _)| *m != n) {
+            let share = share_why(engine, n, sharing);
+            let text = share_text(engine, n, &share);
+            shares = Some((n, share, text));
+        }
+        let (_, share, share_text) = shares.as_ref().expect("made above");
+        let rate = (source.kind == SourceKind::Money && offer.is_none()).then_some(need.rate);
+        let (source_why, from_text) =
+            froms.entry((s, offer, rate.flatten())).or_insert_with(|| {
+                let why = source_why(engine, n, s, offer);
+                let text = from_text(engine, s, offer, &why);
+                (why, text)
+            });
+        let class = CLASS_LABELS[need.class as usize];
+        let mut reason =
+            String::with_capacity(class.len() + share_text.len() + from_text.len() + 4);
+        for part in [class, "; ", share_text, "; ", from_text] {
+            reason.push_str(part);
+        }
+        allocations.push(AllocationOut {
+            need: need.id.clone(),
+            source: source.id.clone(),
+            offer: offer.map(|o| problem.offers[o].id.clone()),
+            quantity,
+            cost: cost.map(yuan),
+            distance_km: distance_km(from, need.location).map(|d| (d * 10.0).round() / 10.0),
+            reason,
+        });
+        if explain {
+            whys.push(Why {
+                class: need.class,
+                share: share.clone(),
+                source: source_why.clone(),
+            });
+        }
+    }
+    (money_spent, allocations, whys)
+}
+
+fn share_why(engine: &Engine, n: usize, sharing: &HashMap<usize, usize>) -> ShareWhy {
+    let need = &engine.problem.needs[n];
+    if engine.short(n) == 0 {
+        return ShareWhy::Full;
+    }
+    let percent = engine.have[n] * 100 / need.quantity;
+    match engine.shares[n] {
+        Some(share) => ShareWhy::Equal {
+            percent,
+            across: sharing.get(&share.round).copied().unwrap_or(1),
+            level: share.level.percent() as i64,
+        },
+        None => ShareWhy::Leftover { percent },
+    }
+}
+
+fn source_why(engine: &Engine, n: usize, s: usize, offer: Option<usize>) -> SourceWhy {
+    let problem = engine.problem;
+    let source = &problem.sources[s];
     let expires = source.expires.map(|e| e.format("%Y-%m-%d").to_string());
-    let source = match (source.kind, offer) {
+    match (source.kind, offer) {
         (SourceKind::Money, Some(o)) => SourceWhy::Purchase {
             unit_price: yuan(problem.offers[o].unit_price),
             lead_days: problem.offers[o].lead_days,
         },
         (SourceKind::Money, None) => SourceWhy::Rate {
-            rate: yuan(need.rate.unwrap_or(0)),
+            rate: yuan(problem.needs[n].rate.unwrap_or(0)),
         },
         (SourceKind::Stock, _) => SourceWhy::Stock { expires },
         (SourceKind::Pledge, _) => SourceWhy::Pledge { expires },
-    };
-    Why {
-        class: need.class,
-        share,
-        source,
     }
 }
 
-/// The reason in English, as the plan format carries it.
-fn reason(engine: &Engine, n: usize, s: usize, offer: Option<usize>, why: &Why) -> String {
+/// The share part of a reason, in English as the plan format carries it.
+fn share_text(engine: &Engine, n: usize, share: &ShareWhy) -> String {
     let problem = engine.problem;
     let item = problem.symbols.name(problem.needs[n].item);
-    let source = &problem.sources[s].id;
-    let class = CLASS_LABELS[why.class as usize];
-    let share = match why.share {
+    match *share {
         ShareWhy::Full => "asked in full".to_owned(),
         ShareWhy::Equal { percent, across, level } => format!(
             "equal share {percent}% of asked across {across} needs for {item} (supply for them ran out at {level}%)"
         ),
         ShareWhy::Leftover { percent } => format!("{percent}% of asked, all the eligible supply left"),
-    };
-    let from = match &why.source {
+    }
+}
+
+/// Where a line's supply comes from, in English.
+fn from_text(engine: &Engine, s: usize, offer: Option<usize>, why: &SourceWhy) -> String {
+    let problem = engine.problem;
+    let source = &problem.sources[s].id;
+    match why {
         SourceWhy::Purchase {
             unit_price,
             lead_days,
@@ -228,7 +296,7 @@ fn reason(engine: &Engine, n: usize, s: usize, offer: Option<usize>, why: &Why) 
         }
         SourceWhy::Rate { rate } => format!("paid from money {source} at {rate} yuan per unit"),
         SourceWhy::Stock { expires } | SourceWhy::Pledge { expires } => {
-            let what = if matches!(why.source, SourceWhy::Stock { .. }) {
+            let what = if matches!(why, SourceWhy::Stock { .. }) {
                 "stock"
             } else {
                 "pledged goods"
@@ -238,6 +306,5 @@ fn reason(engine: &Engine, n: usize, s: usize, offer: Option<usize>, why: &Why) 
                 None => format!("{what} {source}"),
             }
         }
-    };
-    format!("{class}; {share}; {from}")
+    }
 }
