@@ -4,9 +4,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 
+use super::eligible::EarmarkIndex;
 use super::fair::{Demand, FairProblem, Group};
 use super::instance::{Earmark, Sym};
-use super::{place_key, Engine, Share};
+use super::{place_key, Engine, Line, Share};
 
 pub(super) fn allocate(engine: &mut Engine) {
     let problem = engine.problem;
@@ -31,24 +32,37 @@ pub(super) fn allocate(engine: &mut Engine) {
         .collect();
     // Items share nothing in this stage: plan them on all cores, each in its own engine, and
     // merge in item order so the plan is the same whatever the scheduling.
-    let done: Vec<Engine> = super::in_parallel(&work, |(needs, lots)| {
+    // Each job keeps only what its item decided, so no more forks are alive than cores.
+    let done: Vec<Decided> = super::in_parallel(&work, |(needs, lots)| {
         let mut part = engine.fork();
         allocate_item(&mut part, needs, lots);
-        part
+        Decided {
+            shares: needs.iter().map(|&n| part.shares[n]).collect(),
+            lines: part.lines,
+            rounds: part.next_round,
+        }
     });
     for ((needs, _), part) in work.iter().zip(done) {
         let offset = engine.next_round;
         for line in &part.lines {
             engine.give(line.need, line.source, None, line.quantity);
         }
-        for &n in needs {
-            engine.shares[n] = part.shares[n].map(|share| Share {
+        for (&n, share) in needs.iter().zip(part.shares) {
+            engine.shares[n] = share.map(|share| Share {
                 round: share.round + offset,
                 ..share
             });
         }
-        engine.next_round += part.next_round;
+        engine.next_round += part.rounds;
     }
+}
+
+/// What one item's allocation decided: its lines, its needs' shares (in the order of its
+/// needs) and how many rounds it took.
+struct Decided {
+    lines: Vec<Line>,
+    shares: Vec<Option<Share>>,
+    rounds: usize,
 }
 
 /// Lots that are interchangeable for every need of the item.
@@ -94,13 +108,19 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
     // Needs that are interchangeable: same class, same eligible lot groups.
     let mut need_index: HashMap<(u8, Vec<u32>), usize> = HashMap::new();
     let mut need_groups: Vec<(u8, Vec<u32>, Vec<usize>)> = Vec::new();
+    let index = EarmarkIndex::new(
+        lot_groups
+            .iter()
+            .map(|members| &problem.sources[members[0]].earmark),
+    );
+    let mut candidates = Vec::new();
     for &n in needs {
         let need = &problem.needs[n];
-        let eligible: Vec<u32> = lot_groups
+        index.candidates(need, &mut candidates);
+        let eligible: Vec<u32> = candidates
             .iter()
-            .enumerate()
-            .filter(|(_, members)| problem.sources[members[0]].may_serve(need, today))
-            .map(|(g, _)| g as u32)
+            .copied()
+            .filter(|&g| problem.sources[lot_groups[g as usize][0]].may_serve(need, today))
             .collect();
         if eligible.is_empty() {
             continue;

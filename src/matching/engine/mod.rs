@@ -14,6 +14,7 @@
 //!    and nearest along a space-filling curve, and a last pass hands out anything still usable.
 //!    Every line gets its reason.
 
+mod eligible;
 pub mod fair;
 pub mod flow;
 mod goods;
@@ -26,6 +27,7 @@ use std::collections::HashMap;
 pub use instance::{Instance, InvalidInstance, Problem};
 pub use output::{AllocationOut, Plan, ShareWhy, SourceWhy, Summary, Unmet, Why};
 
+use eligible::EarmarkIndex;
 use fair::{water_level, Level};
 use instance::Sym;
 
@@ -232,13 +234,18 @@ impl<'a> Engine<'a> {
             }
         }
         // Only lots with something left can help.
-        for lots in goods_by_item.values_mut() {
+        let mut lots_by_item: HashMap<Sym, (Vec<usize>, EarmarkIndex)> = HashMap::new();
+        for (item, mut lots) in goods_by_item {
             lots.retain(|&s| self.left[s] > 0);
+            let index = EarmarkIndex::new(lots.iter().map(|&s| &problem.sources[s].earmark));
+            lots_by_item.insert(item, (lots, index));
         }
+        let mut candidates = Vec::new();
         for &n in &short {
             let need = &problem.needs[n];
-            if let Some(lots) = goods_by_item.get(&need.item) {
-                for &s in lots {
+            if let Some((lots, index)) = lots_by_item.get(&need.item) {
+                index.candidates(need, &mut candidates);
+                for s in candidates.iter().map(|&c| lots[c as usize]) {
                     if self.short(n) == 0 {
                         break;
                     }
@@ -256,12 +263,7 @@ impl<'a> Engine<'a> {
         for offers in offers_by_item.values_mut() {
             offers.sort_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
         }
-        let cheapest = problem
-            .needs
-            .iter()
-            .filter_map(|n| n.rate)
-            .chain(problem.offers.iter().map(|o| o.unit_price))
-            .min();
+        let money_index = EarmarkIndex::new(money.iter().map(|&s| &problem.sources[s].earmark));
         for &n in &short {
             let need = &problem.needs[n];
             // Only offers with capacity left can sell; the cheapest of them (or the rate) is
@@ -276,8 +278,8 @@ impl<'a> Engine<'a> {
                 continue;
             };
             let offers: &[usize] = offers;
-            money.retain(|&s| cheapest.is_some_and(|price| self.left[s] >= price));
-            for &s in &money {
+            money_index.candidates(need, &mut candidates);
+            for s in candidates.iter().map(|&c| money[c as usize]) {
                 if self.left[s] < least {
                     continue;
                 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
+use super::eligible::EarmarkIndex;
 use super::fair::{Demand, FairProblem, Group, Level};
 use super::instance::Earmark;
 use super::{Engine, Share};
@@ -107,6 +108,12 @@ pub(super) fn allocate(engine: &mut Engine) {
     let mut purse_sets: Vec<Vec<u32>> = Vec::new();
     let mut set_index: HashMap<Vec<u32>, usize> = HashMap::new();
     let mut purses_of: HashMap<usize, usize> = HashMap::new();
+    let index = EarmarkIndex::new(
+        purses
+            .iter()
+            .map(|members| &problem.sources[members[0]].earmark),
+    );
+    let mut candidates = Vec::new();
     for (n, need) in problem.needs.iter().enumerate() {
         if engine.short(n) == 0 {
             continue;
@@ -114,11 +121,11 @@ pub(super) fn allocate(engine: &mut Engine) {
         if need.rate.is_none() && !offers_by_item.contains_key(&need.item) {
             continue;
         }
-        let eligible: Vec<u32> = purses
+        index.candidates(need, &mut candidates);
+        let eligible: Vec<u32> = candidates
             .iter()
-            .enumerate()
-            .filter(|(_, members)| problem.sources[members[0]].may_serve(need, today))
-            .map(|(p, _)| p as u32)
+            .copied()
+            .filter(|&p| problem.sources[purses[p as usize][0]].may_serve(need, today))
             .collect();
         if !eligible.is_empty() {
             let set = *set_index.entry(eligible).or_insert_with_key(|eligible| {
