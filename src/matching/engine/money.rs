@@ -107,7 +107,7 @@ pub(super) fn allocate(engine: &mut Engine) {
     // Which purses may pay for each need still short, as an index into `purse_sets`.
     let mut purse_sets: Vec<Vec<u32>> = Vec::new();
     let mut set_index: HashMap<Vec<u32>, usize> = HashMap::new();
-    let mut purses_of: HashMap<usize, usize> = HashMap::new();
+    let mut purses_of: Vec<Option<usize>> = vec![None; problem.needs.len()];
     let index = EarmarkIndex::new(
         purses
             .iter()
@@ -132,7 +132,7 @@ pub(super) fn allocate(engine: &mut Engine) {
                 purse_sets.push(eligible.clone());
                 purse_sets.len() - 1
             });
-            purses_of.insert(n, set);
+            purses_of[n] = Some(set);
         }
     }
 
@@ -147,13 +147,15 @@ pub(super) fn allocate(engine: &mut Engine) {
     let mut offer_units = vec![0i64; problem.offers.len()];
     let mut settled = Settled::default();
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 6];
-    let mut candidates: Vec<usize> = purses_of.keys().copied().collect();
+    let mut candidates: Vec<usize> = (0..problem.needs.len())
+        .filter(|&n| purses_of[n].is_some())
+        .collect();
     candidates.sort_by_key(|&n| engine.rank[n]);
     for n in candidates {
         by_class[problem.needs[n].class as usize].push(n);
     }
 
-    for needs in &by_class {
+    for needs in &mut by_class {
         let mut rates_done = false;
         for _pass in 0..=problem.offers.len() {
             let first = fair.groups.len();
@@ -170,7 +172,9 @@ pub(super) fn allocate(engine: &mut Engine) {
                     (item, open)
                 })
                 .collect();
-            for &n in needs {
+            // A need left out of a pass (full, rate paid, no offer open) stays out.
+            let mut next_pass = Vec::with_capacity(needs.len());
+            for &n in needs.iter() {
                 if engine.short(n) == 0 {
                     continue;
                 }
@@ -188,7 +192,8 @@ pub(super) fn allocate(engine: &mut Engine) {
                         }
                     }
                 };
-                let set = purses_of[&n];
+                next_pass.push(n);
+                let set = purses_of[n].expect("only needs with purses");
                 let key = (set, channel);
                 let g = *index.entry(key).or_insert_with(|| {
                     planned.push(Planned {
@@ -218,6 +223,7 @@ pub(super) fn allocate(engine: &mut Engine) {
                 }
             }
             rates_done = true;
+            *needs = next_pass;
             if fair.groups.len() == first {
                 break;
             }
