@@ -12,6 +12,7 @@
 //!    out, the needs still short move to their next cheapest offer.
 //! 3. Groups are split back to needs (emptiest first), lots are handed out soonest expiry first
 //!    and nearest along a space-filling curve, and a last pass hands out anything still usable.
+//!    Each purse's purchases are then re-dealt into as few lines as possible (same totals).
 //!    Every line gets its reason.
 
 mod eligible;
@@ -59,6 +60,7 @@ fn run(problem: &Problem) -> Engine<'_> {
     goods::allocate(&mut engine);
     money::allocate(&mut engine);
     engine.top_up();
+    money::consolidate_purchases(&mut engine);
     engine
 }
 

@@ -1,14 +1,14 @@
 //! Stage two: money, for what goods could not cover. Rate needs are paid directly; goods needs
 //! buy through the cheapest offer that still has capacity and arrives in time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 
 use super::eligible::EarmarkIndex;
 use super::fair::{Demand, FairProblem, Group, Level};
 use super::instance::Earmark;
-use super::{Engine, Share};
+use super::{Engine, Line, Share};
 
 /// What a group of needs is paid through: an offer, or the needs' own rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -350,5 +350,162 @@ fn pay(engine: &mut Engine, fair: &FairProblem, planned: &[Planned], purses: &[V
             }
             engine.have[n] -= owed;
         }
+    }
+}
+
+/// Re-deals what the money of one purse (sources alike for every need: same earmark and dates)
+/// bought of each item so that every need buys from as few sources and offers as possible. Fair
+/// shares leave each need a sliver from every offer that ran out while it was buying, each paid
+/// by the next source of the purse; but a need only cares how many units it gets, a source how
+/// many units of which offer it pays for, and an offer how many it sells, and all three stay
+/// exactly as they were. Needs that must have the goods soonest take the fastest offers first:
+/// an offer that reaches a need in time reaches every need with a later date, so this order keeps
+/// every deadline whenever the lines before did (a cell where it would not is left as it was).
+pub(super) fn consolidate_purchases(engine: &mut Engine) {
+    let problem = engine.problem;
+    type Purse<'p> = (&'p Earmark, Option<NaiveDate>, Option<NaiveDate>, u32);
+    let mut cells: HashMap<Purse, Vec<Line>> = HashMap::new();
+    let mut kept = Vec::with_capacity(engine.lines.len());
+    for line in engine.lines.drain(..) {
+        match line.offer {
+            Some(o) => {
+                let source = &problem.sources[line.source];
+                let key = (
+                    &source.earmark,
+                    source.available_from,
+                    source.expires,
+                    problem.offers[o].item,
+                );
+                cells.entry(key).or_default().push(line);
+            }
+            None => kept.push(line),
+        }
+    }
+    // In a fixed order, so the plan does not depend on how the map iterates.
+    let mut cells: Vec<Vec<Line>> = cells.into_values().collect();
+    cells.sort_by_key(|lines| lines.iter().map(|l| (l.source, l.offer, l.need)).min());
+    for lines in cells {
+        match deal(engine, &lines) {
+            Some(dealt) => kept.extend(dealt),
+            None => kept.extend(lines),
+        }
+    }
+    engine.lines = kept;
+}
+
+/// One purse's purchases of one item in as few lines as possible: needs (soonest date first)
+/// take the units each source bought through each offer in order (fastest offer first). `None`
+/// when that would break a deadline or an earmark.
+fn deal(engine: &Engine, lines: &[Line]) -> Option<Vec<Line>> {
+    let problem = engine.problem;
+    let mut needs: BTreeMap<usize, i64> = BTreeMap::new();
+    let mut bought: BTreeMap<(usize, usize), i64> = BTreeMap::new();
+    for line in lines {
+        *needs.entry(line.need).or_default() += line.quantity;
+        *bought.entry((line.source, line.offer?)).or_default() += line.quantity;
+    }
+    let mut needs: Vec<(usize, i64)> = needs.into_iter().collect();
+    needs.sort_by_key(|&(n, _)| {
+        let by = problem.needs[n].needed_by;
+        (by.is_none(), by, engine.rank[n])
+    });
+    let mut bought: Vec<((usize, usize), i64)> = bought.into_iter().collect();
+    bought.sort_by_key(|&((s, o), _)| {
+        let offer = &problem.offers[o];
+        (offer.lead_days, offer.unit_price, o, s)
+    });
+    let mut dealt = Vec::new();
+    let mut next = bought.into_iter();
+    let ((mut source, mut offer), mut left) = next.next()?;
+    for (n, mut owed) in needs {
+        let need = &problem.needs[n];
+        while owed > 0 {
+            if left == 0 {
+                ((source, offer), left) = next.next()?;
+            }
+            let reaches = problem.offers[offer].may_serve(need, problem.today)
+                && problem.sources[source].may_serve(need, problem.today);
+            if !reaches {
+                return None;
+            }
+            let take = owed.min(left);
+            dealt.push(Line {
+                need: n,
+                source,
+                offer: Some(offer),
+                quantity: take,
+            });
+            owed -= take;
+            left -= take;
+        }
+    }
+    Some(dealt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::engine::Instance;
+
+    fn line(need: usize, source: usize, offer: usize, quantity: i64) -> Line {
+        Line {
+            need,
+            source,
+            offer: Some(offer),
+            quantity,
+        }
+    }
+
+    /// Units per need and per source and offer.
+    fn totals(lines: &[Line]) -> (BTreeMap<usize, i64>, BTreeMap<(usize, usize), i64>) {
+        let (mut needs, mut bought) = (BTreeMap::new(), BTreeMap::new());
+        for l in lines {
+            *needs.entry(l.need).or_default() += l.quantity;
+            *bought.entry((l.source, l.offer.unwrap())).or_default() += l.quantity;
+        }
+        (needs, bought)
+    }
+
+    #[test]
+    fn purchases_are_redealt_into_fewer_lines_keeping_every_total_and_deadline() {
+        let instance: Instance = serde_json::from_value(serde_json::json!({
+            "today": "2020-02-10",
+            "needs": [
+                {"id": "soon", "community": "c", "item": "mask", "quantity": 5,
+                 "urgency": "high", "needed_by": "2020-02-11"},
+                {"id": "later", "community": "c", "item": "mask", "quantity": 15,
+                 "urgency": "high"}
+            ],
+            "sources": [
+                {"id": "m1", "kind": "money", "amount": "100.00"},
+                {"id": "m2", "kind": "money", "amount": "100.00"}
+            ],
+            "offers": [
+                {"id": "fast", "supplier": "a", "item": "mask", "unit_price": "1.00",
+                 "capacity": 10, "lead_days": 1},
+                {"id": "slow", "supplier": "b", "item": "mask", "unit_price": "1.00",
+                 "capacity": 10, "lead_days": 5}
+            ]
+        }))
+        .unwrap();
+        let problem = instance.check().unwrap();
+        let mut engine = Engine::new(&problem);
+        // Slivers, as passes leave them: each need from both sources of both offers it used.
+        engine.lines = vec![
+            line(0, 0, 0, 3),
+            line(0, 1, 0, 2),
+            line(1, 0, 0, 2),
+            line(1, 1, 0, 3),
+            line(1, 0, 1, 5),
+            line(1, 1, 1, 5),
+        ];
+        let before = totals(&engine.lines);
+        consolidate_purchases(&mut engine);
+        assert_eq!(totals(&engine.lines), before);
+        assert_eq!(engine.lines.len(), 4);
+        // The need due tomorrow gets the fast offer only, from one source.
+        let soon: Vec<&Line> = engine.lines.iter().filter(|l| l.need == 0).collect();
+        assert_eq!(soon.len(), 1);
+        assert_eq!((soon[0].offer, soon[0].quantity), (Some(0), 5));
     }
 }

@@ -137,7 +137,7 @@ pub enum SourceWhy {
     Pledge {
         expires: Option<String>,
     },
-    /// Money buys through the cheapest offer with capacity that arrives in time.
+    /// Money buys through offers with capacity that arrive in time, cheapest first.
     Purchase {
         unit_price: String,
         lead_days: i64,
@@ -290,7 +290,7 @@ fn from_text(engine: &Engine, s: usize, offer: Option<usize>, why: &SourceWhy) -
         } => {
             let offer = &problem.offers[offer.expect("a purchase has an offer")];
             format!(
-                "goods held or pledged ran out, so money {source} buys through offer {} from {} at {unit_price} yuan, the cheapest with capacity that arrives in {lead_days} days",
+                "goods held or pledged ran out, so money {source} buys through offer {} from {} at {unit_price} yuan, arriving in {lead_days} days (offers are bought cheapest first among those with capacity that arrive in time)",
                 offer.id, offer.supplier
             )
         }
