@@ -1,7 +1,7 @@
 //! Which earmarked entries (lots, lot groups, purses) may serve a need, without testing every
 //! entry against every need: at national scale that test alone is a billion calls.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::instance::{Earmark, Need, Sym};
 
@@ -22,7 +22,7 @@ enum Field {
 #[derive(Debug, Default)]
 pub(crate) struct EarmarkIndex {
     open: Vec<u32>,
-    piles: HashMap<(Field, Sym), Vec<u32>>,
+    piles: FxHashMap<(Field, Sym), Vec<u32>>,
 }
 
 impl EarmarkIndex {

@@ -15,7 +15,7 @@
 //! max-min fair fractions of the continuous problem, and each final part is then rounded to
 //! whole units by largest remainder on its own small network.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::flow::{Cap, EdgeId, FlowNetwork, INFINITE};
 
@@ -148,7 +148,7 @@ impl FairProblem {
 
     /// The network with every supply multiplied by `scale` and group demands given.
     fn build(&self, scale: Cap, demands: &[Cap]) -> Built {
-        let mut set_index: HashMap<&[u32], usize> = HashMap::new();
+        let mut set_index: FxHashMap<&[u32], usize> = FxHashMap::default();
         let mut sets: Vec<&[u32]> = Vec::new();
         let group_set: Vec<usize> = self
             .groups
@@ -325,7 +325,7 @@ impl FairProblem {
             supplies: self.supplies.clone(),
             groups: Vec::new(),
         };
-        let mut merged: HashMap<&[u32], usize> = HashMap::new();
+        let mut merged: FxHashMap<&[u32], usize> = FxHashMap::default();
         let mut rising = Vec::new();
         for (g, group) in self.groups.iter().enumerate() {
             match group.demand {

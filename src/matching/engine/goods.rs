@@ -1,8 +1,9 @@
 //! Stage one: goods already held or pledged, item by item.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use rustc_hash::FxHashMap;
 
 use super::eligible::EarmarkIndex;
 use super::fair::{Demand, FairProblem, Group};
@@ -17,7 +18,7 @@ pub(super) fn allocate(engine: &mut Engine) {
             needs_by_item.entry(need.item).or_default().push(n);
         }
     }
-    let mut lots_by_item: HashMap<Sym, Vec<usize>> = HashMap::new();
+    let mut lots_by_item: FxHashMap<Sym, Vec<usize>> = FxHashMap::default();
     for (s, source) in problem.sources.iter().enumerate() {
         if let Some(item) = source.item {
             let expired = source.expires.is_some_and(|e| e < problem.today);
@@ -85,7 +86,7 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
     dates.sort_unstable();
     dates.dedup();
 
-    let mut key_index: HashMap<LotKey, usize> = HashMap::new();
+    let mut key_index: FxHashMap<LotKey, usize> = FxHashMap::default();
     let mut lot_groups: Vec<Vec<usize>> = Vec::new();
     for &s in lots {
         let source = &problem.sources[s];
@@ -106,7 +107,7 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
     }
 
     // Needs that are interchangeable: same class, same eligible lot groups.
-    let mut need_index: HashMap<(u8, Vec<u32>), usize> = HashMap::new();
+    let mut need_index: FxHashMap<(u8, Vec<u32>), usize> = FxHashMap::default();
     let mut need_groups: Vec<(u8, Vec<u32>, Vec<usize>)> = Vec::new();
     let index = EarmarkIndex::new(
         lot_groups

@@ -23,7 +23,7 @@ pub mod instance;
 mod money;
 mod output;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 pub use instance::{Instance, InvalidInstance, Problem};
 pub use output::{AllocationOut, Plan, ShareWhy, SourceWhy, Summary, Unmet, Why};
@@ -227,7 +227,7 @@ impl<'a> Engine<'a> {
                 )
                 .then(self.rank[a].cmp(&self.rank[b]))
         });
-        let mut goods_by_item: HashMap<Sym, Vec<usize>> = HashMap::new();
+        let mut goods_by_item: FxHashMap<Sym, Vec<usize>> = FxHashMap::default();
         let mut money: Vec<usize> = Vec::new();
         for (s, source) in problem.sources.iter().enumerate() {
             match source.item {
@@ -236,7 +236,7 @@ impl<'a> Engine<'a> {
             }
         }
         // Only lots with something left can help.
-        let mut lots_by_item: HashMap<Sym, (Vec<usize>, EarmarkIndex)> = HashMap::new();
+        let mut lots_by_item: FxHashMap<Sym, (Vec<usize>, EarmarkIndex)> = FxHashMap::default();
         for (item, mut lots) in goods_by_item {
             lots.retain(|&s| self.left[s] > 0);
             let index = EarmarkIndex::new(lots.iter().map(|&s| &problem.sources[s].earmark));
@@ -258,7 +258,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        let mut offers_by_item: HashMap<Sym, Vec<usize>> = HashMap::new();
+        let mut offers_by_item: FxHashMap<Sym, Vec<usize>> = FxHashMap::default();
         for (o, offer) in problem.offers.iter().enumerate() {
             offers_by_item.entry(offer.item).or_default().push(o);
         }

@@ -1,9 +1,10 @@
 //! Stage two: money, for what goods could not cover. Rate needs are paid directly; goods needs
 //! buy through the cheapest offer that still has capacity and arrives in time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use rustc_hash::FxHashMap;
 
 use super::eligible::EarmarkIndex;
 use super::fair::{Demand, FairProblem, Group, Level};
@@ -30,7 +31,7 @@ struct Planned {
 #[derive(Default)]
 struct Settled {
     groups: Vec<Group>,
-    by_set: HashMap<usize, usize>,
+    by_set: FxHashMap<usize, usize>,
 }
 
 impl Settled {
@@ -78,7 +79,7 @@ impl Settled {
 pub(super) fn allocate(engine: &mut Engine) {
     let problem = engine.problem;
     let today = problem.today;
-    let mut key_index: HashMap<(Earmark, Option<NaiveDate>), usize> = HashMap::new();
+    let mut key_index: FxHashMap<(Earmark, Option<NaiveDate>), usize> = FxHashMap::default();
     let mut purses: Vec<Vec<usize>> = Vec::new();
     for (s, source) in problem.sources.iter().enumerate() {
         if source.item.is_some() || engine.left[s] <= 0 {
@@ -94,7 +95,7 @@ pub(super) fn allocate(engine: &mut Engine) {
     if purses.is_empty() {
         return;
     }
-    let mut offers_by_item: HashMap<u32, Vec<usize>> = HashMap::new();
+    let mut offers_by_item: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
     for (o, offer) in problem.offers.iter().enumerate() {
         if offer.capacity > 0 {
             offers_by_item.entry(offer.item).or_default().push(o);
@@ -106,7 +107,7 @@ pub(super) fn allocate(engine: &mut Engine) {
 
     // Which purses may pay for each need still short, as an index into `purse_sets`.
     let mut purse_sets: Vec<Vec<u32>> = Vec::new();
-    let mut set_index: HashMap<Vec<u32>, usize> = HashMap::new();
+    let mut set_index: FxHashMap<Vec<u32>, usize> = FxHashMap::default();
     let mut purses_of: Vec<Option<usize>> = vec![None; problem.needs.len()];
     let index = EarmarkIndex::new(
         purses
@@ -159,9 +160,9 @@ pub(super) fn allocate(engine: &mut Engine) {
         let mut rates_done = false;
         for _pass in 0..=problem.offers.len() {
             let first = fair.groups.len();
-            let mut index: HashMap<(usize, Channel), usize> = HashMap::new();
+            let mut index: FxHashMap<(usize, Channel), usize> = FxHashMap::default();
             // Offers that can still sell this pass, cheapest first.
-            let open_offers: HashMap<u32, Vec<usize>> = offers_by_item
+            let open_offers: FxHashMap<u32, Vec<usize>> = offers_by_item
                 .iter()
                 .map(|(&item, offers)| {
                     let open = offers
@@ -273,7 +274,7 @@ fn fit_offer_capacity(
     units: &mut [i64],
     offer_units: &[i64],
 ) {
-    let mut by_offer: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut by_offer: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
     for (i, plan) in planned.iter().enumerate() {
         if let Channel::Offer(o) = plan.channel {
             by_offer.entry(o).or_default().push(i);
@@ -364,7 +365,7 @@ fn pay(engine: &mut Engine, fair: &FairProblem, planned: &[Planned], purses: &[V
 pub(super) fn consolidate_purchases(engine: &mut Engine) {
     let problem = engine.problem;
     type Purse<'p> = (&'p Earmark, Option<NaiveDate>, Option<NaiveDate>, u32);
-    let mut cells: HashMap<Purse, Vec<Line>> = HashMap::new();
+    let mut cells: FxHashMap<Purse, Vec<Line>> = FxHashMap::default();
     let mut kept = Vec::with_capacity(engine.lines.len());
     for line in engine.lines.drain(..) {
         match line.offer {

@@ -1,6 +1,6 @@
 //! The plan as MATCHING.md writes it, with a reason on every line.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -67,7 +67,7 @@ pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
             _ => merged.push((key, quantity)),
         }
     }
-    let mut sharing: HashMap<usize, usize> = HashMap::new();
+    let mut sharing: FxHashMap<usize, usize> = FxHashMap::default();
     for share in engine.shares.iter().flatten() {
         *sharing.entry(share.round).or_default() += 1;
     }
@@ -173,7 +173,7 @@ type FromKey = (usize, Option<usize>, Option<i64>);
 fn write_lines(
     engine: &Engine,
     lines: &[(LineKey, i64)],
-    sharing: &HashMap<usize, usize>,
+    sharing: &FxHashMap<usize, usize>,
     explain: bool,
 ) -> Written {
     let problem = engine.problem;
@@ -182,7 +182,7 @@ fn write_lines(
     let mut whys = Vec::with_capacity(lines.len());
     // Texts that many lines repeat, made once: the need's share, where supply comes from.
     let mut shares: Option<(usize, ShareWhy, String)> = None;
-    let mut froms: HashMap<FromKey, (SourceWhy, String)> = HashMap::new();
+    let mut froms: FxHashMap<FromKey, (SourceWhy, String)> = FxHashMap::default();
     for &((n, s, offer), quantity) in lines {
         let need = &problem.needs[n];
         let source = &problem.sources[s];
@@ -233,7 +233,7 @@ fn write_lines(
     (money_spent, allocations, whys)
 }
 
-fn share_why(engine: &Engine, n: usize, sharing: &HashMap<usize, usize>) -> ShareWhy {
+fn share_why(engine: &Engine, n: usize, sharing: &FxHashMap<usize, usize>) -> ShareWhy {
     let need = &engine.problem.needs[n];
     if engine.short(n) == 0 {
         return ShareWhy::Full;
