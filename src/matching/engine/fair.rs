@@ -639,6 +639,39 @@ mod tests {
     }
 
     #[test]
+    fn parts_that_share_nothing_end_at_their_own_levels_in_order() {
+        // Group 0 can only use supply 0 (30 for 100 asked): 30%. Groups 1, 2 (100 each) and 3
+        // (10, may use either supply) share supply 1: 80 / 210 = 8/21 each, whole units by
+        // largest remainder (38.1, 38.1, 3.8 → 38, 38, 4).
+        let mut problem = FairProblem {
+            supplies: vec![30, 80],
+            groups: vec![
+                group(&[0], rising(100, 0)),
+                group(&[1], rising(100, 1)),
+                group(&[1], rising(100, 2)),
+                group(&[0, 1], rising(10, 3)),
+            ],
+        };
+        let levels = problem.solve(7);
+        let level = |g: usize| levels[g].unwrap();
+        assert_eq!(amounts(&problem), vec![30, 38, 38, 4]);
+        // Rounds are numbered from the first one given, lowest level first.
+        assert_eq!(level(0), (Level::new(3, 10), 7));
+        assert_eq!(level(1), (Level::new(8, 21), 8));
+        assert_eq!(level(2), level(1));
+        assert_eq!(level(3), level(1));
+    }
+
+    #[test]
+    fn a_group_no_supply_reaches_stays_empty_and_the_others_fill() {
+        let problem = FairProblem {
+            supplies: vec![50],
+            groups: vec![group(&[], rising(10, 0)), group(&[0], rising(40, 1))],
+        };
+        assert_eq!(solved(problem), vec![0, 40]);
+    }
+
+    #[test]
     fn water_level_fills_the_emptiest_first() {
         // Asks 10 (has 5) and 10 (has 0); 7 more units: both reach 60%.
         assert_eq!(water_level(&[(10, 5), (10, 0)], 7), Level::new(3, 5));
