@@ -35,6 +35,7 @@ pub enum Demand {
 
 #[derive(Debug, Clone)]
 pub struct Group {
+    /// What the group may draw on: supplies, or pools when the problem has pools.
     pub supplies: Vec<u32>,
     pub demand: Demand,
     /// What a rising group looked like before it was frozen: weight, base, unit, rank.
@@ -44,6 +45,10 @@ pub struct Group {
 #[derive(Debug, Clone, Default)]
 pub struct FairProblem {
     pub supplies: Vec<Cap>,
+    /// Optional: supplies that many groups reach together (say, every lot open to one district
+    /// on one date), each a list of supplies. With pools, a group lists the pools it draws on,
+    /// and the network stays linear in size where listing every supply would multiply.
+    pub pools: Vec<Vec<u32>>,
     pub groups: Vec<Group>,
 }
 
@@ -107,14 +112,16 @@ fn gcd(mut a: Cap, mut b: Cap) -> Cap {
     a
 }
 
-/// The flow network: source → supply → eligibility set → group → sink. Groups with the same
-/// eligible supplies share one eligibility-set node, which keeps the edges few when many groups
-/// draw on the same supplies.
+/// The flow network: source → supply → (pool →) eligibility set → group → sink. Groups with
+/// the same eligible supplies (or pools) share one eligibility-set node, which keeps the edges
+/// few when many groups draw on the same supplies.
 struct Built {
     net: FlowNetwork,
     demand_edges: Vec<EdgeId>,
     supply_edges: Vec<EdgeId>,
-    /// Per eligibility set: the edges from its supplies.
+    /// Per pool: the edges from its supplies.
+    pool_edges: Vec<Vec<(u32, EdgeId)>>,
+    /// Per eligibility set: the edges from its supplies (or pools).
     set_edges: Vec<Vec<(u32, EdgeId)>>,
     /// Per group: its eligibility set and the edge from it.
     group_sets: Vec<(usize, EdgeId)>,
@@ -126,6 +133,28 @@ const SINK: usize = 1;
 
 /// A rising group once solved: its fixed demand, shape, level and round.
 type Frozen = (Demand, Option<(Cap, Cap, Cap, usize)>, (Level, usize));
+
+/// Cancels up to `amount` of the flow on `edges` (first edges first), calling `upstream` with
+/// each edge's tail and the amount taken off it; returns what could not be cancelled.
+fn cancel_from(
+    net: &mut FlowNetwork,
+    edges: &[(u32, EdgeId)],
+    mut amount: Cap,
+    mut upstream: impl FnMut(&mut FlowNetwork, u32, Cap),
+) -> Cap {
+    for &(tail, edge) in edges {
+        if amount == 0 {
+            break;
+        }
+        let take = net.flow(edge).min(amount);
+        if take > 0 {
+            net.cancel(edge, take);
+            upstream(net, tail, take);
+            amount -= take;
+        }
+    }
+    amount
+}
 
 /// A final part of the decomposition: groups that all end at one level, with the supply that
 /// only they use.
@@ -146,6 +175,19 @@ impl FairProblem {
         2 + self.supplies.len() + g
     }
 
+    fn pool_node(&self, p: u32) -> usize {
+        2 + self.supplies.len() + self.groups.len() + p as usize
+    }
+
+    /// The node a group's entry (a supply, or a pool) stands for.
+    fn entry_node(&self, entry: u32) -> usize {
+        if self.pools.is_empty() {
+            self.supply_node(entry)
+        } else {
+            self.pool_node(entry)
+        }
+    }
+
     /// The network with every supply multiplied by `scale` and group demands given.
     fn build(&self, scale: Cap, demands: &[Cap]) -> Built {
         let mut set_index: FxHashMap<&[u32], usize> = FxHashMap::default();
@@ -160,23 +202,31 @@ impl FairProblem {
                 })
             })
             .collect();
-        let first_set = 2 + self.supplies.len() + self.groups.len();
-        let mut net = FlowNetwork::new(first_set + sets.len());
+        let first_set = 2 + self.supplies.len() + self.groups.len() + self.pools.len();
+        let edges = self.supplies.len()
+            + self.pools.iter().map(Vec::len).sum::<usize>()
+            + sets.iter().map(|s| s.len()).sum::<usize>()
+            + 2 * self.groups.len();
+        let mut net = FlowNetwork::with_edges(first_set + sets.len(), edges);
         let supply_edges = (0..self.supplies.len())
             .map(|s| net.add_edge(SOURCE, self.supply_node(s as u32), self.supplies[s] * scale))
+            .collect();
+        let pool_edges = (0..self.pools.len())
+            .map(|p| {
+                let node = self.pool_node(p as u32);
+                self.pools[p]
+                    .iter()
+                    .map(|&s| (s, net.add_edge(self.supply_node(s), node, INFINITE)))
+                    .collect()
+            })
             .collect();
         let set_edges = sets
             .iter()
             .enumerate()
-            .map(|(k, supplies)| {
-                supplies
+            .map(|(k, entries)| {
+                entries
                     .iter()
-                    .map(|&s| {
-                        (
-                            s,
-                            net.add_edge(self.supply_node(s), first_set + k, INFINITE),
-                        )
-                    })
+                    .map(|&e| (e, net.add_edge(self.entry_node(e), first_set + k, INFINITE)))
                     .collect()
             })
             .collect();
@@ -191,6 +241,7 @@ impl FairProblem {
             net,
             demand_edges,
             supply_edges,
+            pool_edges,
             set_edges,
             group_sets,
             total_demand: demands.iter().sum(),
@@ -203,7 +254,7 @@ impl FairProblem {
         for (s, &edge) in built.supply_edges.iter().enumerate() {
             built.net.set_capacity(edge, self.supplies[s] * scale);
         }
-        for edges in &built.set_edges {
+        for edges in built.pool_edges.iter().chain(&built.set_edges) {
             for &(_, edge) in edges {
                 built.net.set_capacity(edge, INFINITE);
             }
@@ -226,7 +277,8 @@ impl FairProblem {
             .collect()
     }
 
-    /// The groups `groups` with only the supplies marked in `kept` (renumbered).
+    /// The groups `groups` with only the supplies marked in `kept` (renumbered; pools left
+    /// empty are dropped).
     fn part(&self, groups: &[usize], kept: &[bool]) -> FairProblem {
         let mut local = vec![u32::MAX; self.supplies.len()];
         let mut supplies = Vec::new();
@@ -236,6 +288,24 @@ impl FairProblem {
                 supplies.push(amount);
             }
         }
+        let mut pools = Vec::new();
+        let mut local_pool = vec![u32::MAX; self.pools.len()];
+        for (p, members) in self.pools.iter().enumerate() {
+            let members: Vec<u32> = members
+                .iter()
+                .map(|&s| local[s as usize])
+                .filter(|&s| s != u32::MAX)
+                .collect();
+            if !members.is_empty() {
+                local_pool[p] = pools.len() as u32;
+                pools.push(members);
+            }
+        }
+        let entry = if self.pools.is_empty() {
+            &local
+        } else {
+            &local_pool
+        };
         let groups = groups
             .iter()
             .map(|&g| {
@@ -244,15 +314,19 @@ impl FairProblem {
                     supplies: group
                         .supplies
                         .iter()
-                        .map(|&s| local[s as usize])
-                        .filter(|&s| s != u32::MAX)
+                        .map(|&e| entry[e as usize])
+                        .filter(|&e| e != u32::MAX)
                         .collect(),
                     demand: group.demand.clone(),
                     shape: group.shape,
                 }
             })
             .collect();
-        FairProblem { supplies, groups }
+        FairProblem {
+            supplies,
+            pools,
+            groups,
+        }
     }
 
     /// The level at which the rising groups would use up all the supply left after the fixed
@@ -285,7 +359,7 @@ impl FairProblem {
         let ids: Vec<usize> = (0..self.groups.len()).collect();
         let mut stack = vec![(self, ids)];
         while let Some((part, ids)) = stack.pop() {
-            let Some((level, built, flow)) = part.try_even_level() else {
+            let Some((level, mut built, flow)) = part.try_even_level() else {
                 continue; // only fixed groups: routed at the end
             };
             if flow == built.total_demand {
@@ -323,6 +397,7 @@ impl FairProblem {
         // fixed groups.
         let mut compact = FairProblem {
             supplies: self.supplies.clone(),
+            pools: self.pools.clone(),
             groups: Vec::new(),
         };
         let mut merged: FxHashMap<&[u32], usize> = FxHashMap::default();
@@ -493,30 +568,30 @@ impl FairProblem {
     }
 
     /// Cancels `amount` of the flow reaching the sink through group `g` (source → supply →
-    /// group → sink), keeping every node balanced.
-    fn cancel_through(&self, built: &mut Built, g: usize, mut amount: Cap) {
+    /// (pool →) group → sink), keeping every node balanced.
+    fn cancel_through(&self, built: &mut Built, g: usize, amount: Cap) {
         if amount == 0 {
             return;
         }
         built.net.cancel(built.demand_edges[g], amount);
         let (k, into_group) = built.group_sets[g];
         built.net.cancel(into_group, amount);
-        for i in 0..built.set_edges[k].len() {
-            let (s, e) = built.set_edges[k][i];
-            let take = built.net.flow(e).min(amount);
-            if take > 0 {
-                built.net.cancel(e, take);
-                built.net.cancel(built.supply_edges[s as usize], take);
-                amount -= take;
+        let set_edges = std::mem::take(&mut built.set_edges[k]);
+        let left = cancel_from(&mut built.net, &set_edges, amount, |net, entry, take| {
+            if self.pools.is_empty() {
+                net.cancel(built.supply_edges[entry as usize], take);
+            } else {
+                let left = cancel_from(
+                    net,
+                    &built.pool_edges[entry as usize],
+                    take,
+                    |net, s, take| net.cancel(built.supply_edges[s as usize], take),
+                );
+                debug_assert_eq!(left, 0, "the flow out of a pool comes from its supplies");
             }
-            if amount == 0 {
-                break;
-            }
-        }
-        debug_assert_eq!(
-            amount, 0,
-            "the flow through a group comes from its supplies"
-        );
+        });
+        built.set_edges[k] = set_edges;
+        debug_assert_eq!(left, 0, "the flow through a group comes from its supplies");
     }
 
     /// Routes fixed amounts through the network: how much each group takes from each supply.
@@ -526,39 +601,54 @@ impl FairProblem {
         let mut built = self.build(1, &demands);
         let flow = built.net.max_flow(SOURCE, SINK);
         debug_assert_eq!(flow, built.total_demand, "fixed amounts are feasible");
-        // Each eligibility set passes on what its supplies sent; any split among its groups
-        // is valid (they all may use every supply of the set).
-        let mut inflow: Vec<Vec<(u32, Cap)>> = built
-            .set_edges
-            .iter()
-            .map(|edges| {
-                edges
-                    .iter()
-                    .map(|&(s, e)| (s, built.net.flow(e)))
-                    .filter(|&(_, amount)| amount > 0)
-                    .collect()
-            })
-            .collect();
+        // Each eligibility set (and pool) passes on what it received; any split among the
+        // groups of a set is valid (they all may use every supply of the set).
+        let inflows = |edges: &Vec<Vec<(u32, EdgeId)>>| -> Vec<Vec<(u32, Cap)>> {
+            edges
+                .iter()
+                .map(|edges| {
+                    edges
+                        .iter()
+                        .map(|&(tail, e)| (tail, built.net.flow(e)))
+                        .filter(|&(_, amount)| amount > 0)
+                        .collect()
+                })
+                .collect()
+        };
+        let mut into_sets = inflows(&built.set_edges);
+        let mut into_pools = inflows(&built.pool_edges);
         let mut routes = Vec::with_capacity(self.groups.len());
         for &(k, into_group) in &built.group_sets {
-            let mut wanted = built.net.flow(into_group);
             let mut route = Vec::new();
-            while wanted > 0 {
-                let Some(last) = inflow[k].last_mut() else {
-                    break;
-                };
-                let take = last.1.min(wanted);
-                route.push((last.0, take));
-                last.1 -= take;
-                wanted -= take;
-                if last.1 == 0 {
-                    inflow[k].pop();
+            for (entry, amount) in take_from(&mut into_sets[k], built.net.flow(into_group)) {
+                if self.pools.is_empty() {
+                    route.push((entry, amount));
+                } else {
+                    route.extend(take_from(&mut into_pools[entry as usize], amount));
                 }
             }
             routes.push(route);
         }
         routes
     }
+}
+
+/// Takes `wanted` off the back of `inflow`, as (where from, amount) pieces.
+fn take_from(inflow: &mut Vec<(u32, Cap)>, mut wanted: Cap) -> Vec<(u32, Cap)> {
+    let mut taken = Vec::new();
+    while wanted > 0 {
+        let Some(last) = inflow.last_mut() else {
+            break;
+        };
+        let take = last.1.min(wanted);
+        taken.push((last.0, take));
+        last.1 -= take;
+        wanted -= take;
+        if last.1 == 0 {
+            inflow.pop();
+        }
+    }
+    taken
 }
 
 #[cfg(test)]
@@ -597,6 +687,7 @@ mod tests {
     fn shares_one_source_in_proportion_to_what_was_asked() {
         let problem = FairProblem {
             supplies: vec![60],
+            pools: Vec::new(),
             groups: vec![group(&[0], rising(100, 0)), group(&[0], rising(50, 1))],
         };
         let mut problem = problem;
@@ -610,6 +701,7 @@ mod tests {
         // Group 0 can use supply 0 (10) and 1 (100); group 1 only supply 0.
         let problem = FairProblem {
             supplies: vec![10, 100],
+            pools: Vec::new(),
             groups: vec![group(&[0, 1], rising(100, 0)), group(&[0], rising(100, 1))],
         };
         assert_eq!(solved(problem), vec![100, 10]);
@@ -620,6 +712,7 @@ mod tests {
         // A fixed group of 10 may use either supply; the rising one only supply 0.
         let problem = FairProblem {
             supplies: vec![10, 10],
+            pools: Vec::new(),
             groups: vec![
                 group(&[0, 1], Demand::Fixed(10)),
                 group(&[0], rising(10, 0)),
@@ -633,6 +726,7 @@ mod tests {
         // 10 units over asks 3, 3, 3, 3 = 2.5 each: two get 3, two get 2, by rank.
         let problem = FairProblem {
             supplies: vec![10],
+            pools: Vec::new(),
             groups: (0..4).map(|r| group(&[0], rising(3, r))).collect(),
         };
         assert_eq!(solved(problem), vec![3, 3, 2, 2]);
@@ -645,6 +739,7 @@ mod tests {
         // largest remainder (38.1, 38.1, 3.8 → 38, 38, 4).
         let mut problem = FairProblem {
             supplies: vec![30, 80],
+            pools: Vec::new(),
             groups: vec![
                 group(&[0], rising(100, 0)),
                 group(&[1], rising(100, 1)),
@@ -666,6 +761,7 @@ mod tests {
     fn a_group_no_supply_reaches_stays_empty_and_the_others_fill() {
         let problem = FairProblem {
             supplies: vec![50],
+            pools: Vec::new(),
             groups: vec![group(&[], rising(10, 0)), group(&[0], rising(40, 1))],
         };
         assert_eq!(solved(problem), vec![0, 40]);
@@ -683,6 +779,7 @@ mod tests {
     fn a_group_that_already_has_more_waits_for_the_others() {
         let problem = FairProblem {
             supplies: vec![50],
+            pools: Vec::new(),
             groups: vec![
                 group(
                     &[0],

@@ -11,11 +11,10 @@ pub const INFINITE: Cap = i128::MAX / 4;
 /// the breadth-first passes over large networks in cache.
 #[derive(Debug, Clone)]
 pub struct FlowNetwork {
+    nodes: usize,
     to: Vec<u32>,
     cap: Vec<Cap>,
-    /// Per node, its edges while the network is being built.
-    building: Vec<Vec<u32>>,
-    /// `out[first[v]..first[v + 1]]` are node `v`'s edges once built.
+    /// `out[first[v]..first[v + 1]]` are node `v`'s edges once packed (empty while building).
     first: Vec<u32>,
     out: Vec<u32>,
     level: Vec<i32>,
@@ -30,9 +29,9 @@ pub struct EdgeId(usize);
 impl FlowNetwork {
     pub fn new(nodes: usize) -> FlowNetwork {
         FlowNetwork {
+            nodes,
             to: Vec::new(),
             cap: Vec::new(),
-            building: vec![Vec::new(); nodes],
             first: Vec::new(),
             out: Vec::new(),
             level: vec![0; nodes],
@@ -41,50 +40,51 @@ impl FlowNetwork {
         }
     }
 
+    /// A network expected to get about `edges` edges.
+    pub fn with_edges(nodes: usize, edges: usize) -> FlowNetwork {
+        let mut net = FlowNetwork::new(nodes);
+        net.to.reserve(2 * edges);
+        net.cap.reserve(2 * edges);
+        net
+    }
+
     pub fn add_edge(&mut self, from: usize, to: usize, cap: Cap) -> EdgeId {
-        if !self.first.is_empty() {
-            self.unpack();
-        }
+        self.first.clear(); // packed again before the next flow
         let id = self.to.len();
         self.to.push(to as u32);
         self.cap.push(cap);
         self.to.push(from as u32);
         self.cap.push(0);
-        self.building[from].push(id as u32);
-        self.building[to].push(id as u32 + 1);
         EdgeId(id)
     }
 
-    /// Packs the per-node edge lists into one array (once, before the first flow).
+    /// Files every half edge under the node it leaves, in the order the edges were added
+    /// (a counting sort), once before a flow.
     fn pack(&mut self) {
         if !self.first.is_empty() {
             return;
         }
-        self.first.reserve(self.building.len() + 1);
-        self.out.reserve(self.to.len());
-        self.first.push(0);
-        for edges in &mut self.building {
-            self.out.append(edges);
-            self.first.push(self.out.len() as u32);
+        let tail = |e: usize| self.to[e ^ 1] as usize;
+        let mut first = vec![0u32; self.nodes + 1];
+        for e in 0..self.to.len() {
+            first[tail(e) + 1] += 1;
         }
-    }
-
-    /// Back to per-node lists, for a network that grows after a flow.
-    fn unpack(&mut self) {
-        for (v, edges) in self.building.iter_mut().enumerate() {
-            let (a, b) = (self.first[v] as usize, self.first[v + 1] as usize);
-            edges.extend_from_slice(&self.out[a..b]);
+        for v in 0..self.nodes {
+            first[v + 1] += first[v];
         }
-        self.first.clear();
-        self.out.clear();
+        let mut next = first.clone();
+        let mut out = vec![0u32; self.to.len()];
+        for e in 0..self.to.len() {
+            let v = tail(e);
+            out[next[v] as usize] = e as u32;
+            next[v] += 1;
+        }
+        self.first = first;
+        self.out = out;
     }
 
     fn edges_of(&self, node: usize) -> &[u32] {
-        if self.first.is_empty() {
-            &self.building[node]
-        } else {
-            &self.out[self.first[node] as usize..self.first[node + 1] as usize]
-        }
+        &self.out[self.first[node] as usize..self.first[node + 1] as usize]
     }
 
     /// Flow currently on an edge.
@@ -188,8 +188,9 @@ impl FlowNetwork {
 
     /// Nodes reachable from `source` in the residual network: the source side of a minimum cut
     /// once `max_flow` has run.
-    pub fn source_side(&self, source: usize) -> Vec<bool> {
-        let mut seen = vec![false; self.building.len()];
+    pub fn source_side(&mut self, source: usize) -> Vec<bool> {
+        self.pack();
+        let mut seen = vec![false; self.nodes];
         seen[source] = true;
         let mut stack = vec![source];
         while let Some(node) = stack.pop() {

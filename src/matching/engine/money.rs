@@ -35,16 +35,13 @@ struct Settled {
 }
 
 impl Settled {
-    fn add(&mut self, set: usize, group: &Group) {
-        let amount = match group.demand {
-            Demand::Fixed(amount) => amount,
-            Demand::Rising { .. } => unreachable!("a pass leaves its groups fixed"),
-        };
+    fn add(&mut self, set: usize, supplies: &[u32], amount: i128) {
         let groups = &mut self.groups;
         let g = *self.by_set.entry(set).or_insert_with(|| {
             groups.push(Group {
                 demand: Demand::Fixed(0),
-                ..group.clone()
+                supplies: supplies.to_vec(),
+                shape: None,
             });
             groups.len() - 1
         });
@@ -53,26 +50,16 @@ impl Settled {
         }
     }
 
-    /// Solves this pass's rising groups (`fair.groups[first..]`) beside the settled ones;
-    /// levels are per pass group.
-    fn solve_pass(
-        &mut self,
-        fair: &mut FairProblem,
-        first: usize,
-        round: usize,
-    ) -> Vec<Option<(Level, usize)>> {
+    /// Solves a pass's rising groups beside the settled ones; levels are per pass group.
+    fn solve_pass(&mut self, pass: &mut FairProblem, round: usize) -> Vec<Option<(Level, usize)>> {
         let settled = self.groups.len();
-        let mut pass = FairProblem {
-            supplies: fair.supplies.clone(),
-            groups: std::mem::take(&mut self.groups),
-        };
-        pass.groups.extend(fair.groups[first..].iter().cloned());
-        let levels = pass.solve(round);
-        for (g, group) in pass.groups.drain(settled..).enumerate() {
-            fair.groups[first + g] = group;
-        }
-        self.groups = pass.groups;
-        levels[settled..].to_vec()
+        let mut groups = std::mem::take(&mut self.groups);
+        groups.append(&mut pass.groups);
+        pass.groups = groups;
+        let mut levels = pass.solve(round);
+        self.groups = pass.groups.drain(..settled).collect();
+        levels.drain(..settled);
+        levels
     }
 }
 
@@ -137,13 +124,10 @@ pub(super) fn allocate(engine: &mut Engine) {
         }
     }
 
-    let mut fair = FairProblem {
-        supplies: purses
-            .iter()
-            .map(|members| members.iter().map(|&s| engine.left[s] as i128).sum())
-            .collect(),
-        groups: Vec::new(),
-    };
+    let supplies: Vec<i128> = purses
+        .iter()
+        .map(|members| members.iter().map(|&s| engine.left[s] as i128).sum())
+        .collect();
     let mut planned: Vec<Planned> = Vec::new();
     let mut offer_units = vec![0i64; problem.offers.len()];
     let mut settled = Settled::default();
@@ -159,7 +143,12 @@ pub(super) fn allocate(engine: &mut Engine) {
     for needs in &mut by_class {
         let mut rates_done = false;
         for _pass in 0..=problem.offers.len() {
-            let first = fair.groups.len();
+            let first = planned.len();
+            let mut pass = FairProblem {
+                supplies: supplies.clone(),
+                pools: Vec::new(),
+                groups: Vec::new(),
+            };
             let mut index: FxHashMap<(usize, Channel), usize> = FxHashMap::default();
             // Offers that can still sell this pass, cheapest first.
             let open_offers: FxHashMap<u32, Vec<usize>> = offers_by_item
@@ -173,6 +162,8 @@ pub(super) fn allocate(engine: &mut Engine) {
                     (item, open)
                 })
                 .collect();
+            let mut cheapest_open: FxHashMap<(u32, Option<NaiveDate>), Option<usize>> =
+                FxHashMap::default();
             // A need left out of a pass (full, rate paid, no offer open) stays out.
             let mut next_pass = Vec::with_capacity(needs.len());
             for &n in needs.iter() {
@@ -184,25 +175,30 @@ pub(super) fn allocate(engine: &mut Engine) {
                     Some(_) if rates_done => continue,
                     Some(rate) => Channel::Rate(rate),
                     None => {
-                        let open = open_offers[&need.item]
-                            .iter()
-                            .find(|&&o| problem.offers[o].may_serve(need, today));
+                        // Whether an offer serves a need depends on its item and date only.
+                        let open = *cheapest_open
+                            .entry((need.item, need.needed_by))
+                            .or_insert_with(|| {
+                                open_offers[&need.item]
+                                    .iter()
+                                    .copied()
+                                    .find(|&o| problem.offers[o].may_serve(need, today))
+                            });
                         match open {
-                            Some(&o) => Channel::Offer(o),
+                            Some(o) => Channel::Offer(o),
                             None => continue,
                         }
                     }
                 };
                 next_pass.push(n);
                 let set = purses_of[n].expect("only needs with purses");
-                let key = (set, channel);
-                let g = *index.entry(key).or_insert_with(|| {
+                let g = *index.entry((set, channel)).or_insert_with(|| {
                     planned.push(Planned {
                         channel,
                         set,
                         needs: Vec::new(),
                     });
-                    fair.groups.push(Group {
+                    pass.groups.push(Group {
                         shape: None,
                         supplies: purse_sets[set].clone(),
                         demand: Demand::Rising {
@@ -212,12 +208,12 @@ pub(super) fn allocate(engine: &mut Engine) {
                             rank: engine.rank[n],
                         },
                     });
-                    fair.groups.len() - 1
+                    pass.groups.len() - 1
                 });
-                planned[g].needs.push((n, 0));
+                planned[first + g].needs.push((n, 0));
                 if let Demand::Rising {
                     weight, base, unit, ..
-                } = &mut fair.groups[g].demand
+                } = &mut pass.groups[g].demand
                 {
                     *weight += need.quantity as i128 * *unit;
                     *base += engine.have[n] as i128 * *unit;
@@ -225,29 +221,31 @@ pub(super) fn allocate(engine: &mut Engine) {
             }
             rates_done = true;
             *needs = next_pass;
-            if fair.groups.len() == first {
+            if pass.groups.is_empty() {
                 break;
             }
-            let levels = settled.solve_pass(&mut fair, first, engine.next_round);
-            let mut units: Vec<i64> = (first..fair.groups.len())
-                .map(|g| (fair.amount(g) / price(engine, planned[g].channel)) as i64)
+            let levels = settled.solve_pass(&mut pass, engine.next_round);
+            let mut units: Vec<i64> = planned[first..]
+                .iter()
+                .enumerate()
+                .map(|(g, plan)| (pass.amount(g) / price(engine, plan.channel)) as i64)
                 .collect();
             fit_offer_capacity(engine, &planned[first..], &mut units, &offer_units);
             let mut progress = false;
-            for (g, units) in (first..fair.groups.len()).zip(units) {
-                let unit = price(engine, planned[g].channel);
-                fair.groups[g].demand = Demand::Fixed(units as i128 * unit);
-                settled.add(planned[g].set, &fair.groups[g]);
-                if let Channel::Offer(o) = planned[g].channel {
+            for (g, units) in units.into_iter().enumerate() {
+                let plan = &mut planned[first + g];
+                let unit = price(engine, plan.channel);
+                settled.add(plan.set, &purse_sets[plan.set], units as i128 * unit);
+                if let Channel::Offer(o) = plan.channel {
                     offer_units[o] += units;
                 }
-                let members: Vec<usize> = planned[g].needs.iter().map(|p| p.0).collect();
+                let members: Vec<usize> = plan.needs.iter().map(|p| p.0).collect();
                 let split = engine.split(&members, units);
-                for (slot, given) in planned[g].needs.iter_mut().zip(split) {
+                for (slot, given) in plan.needs.iter_mut().zip(split) {
                     slot.1 = given;
                     engine.have[slot.0] += given;
                     progress |= given > 0;
-                    if let Some((level, round)) = levels[g - first] {
+                    if let Some((level, round)) = levels[g] {
                         if given > 0 {
                             engine.shares[slot.0] = Some(Share { round, level });
                         }
@@ -261,7 +259,7 @@ pub(super) fn allocate(engine: &mut Engine) {
         }
     }
 
-    pay(engine, &fair, &planned, &purses);
+    pay(engine, supplies, settled, &planned, &purses);
 }
 
 /// An offer asked for more than it can still deliver this pass shares what it has among the
@@ -316,22 +314,39 @@ fn price(engine: &Engine, channel: Channel) -> i128 {
 
 /// Pays the planned units from the purses the flow routed them through, whole units per
 /// source; a unit no single source can cover any more is taken back (the last pass retries).
-fn pay(engine: &mut Engine, fair: &FairProblem, planned: &[Planned], purses: &[Vec<usize>]) {
-    let routes = fair.route();
+/// The groups of one purse set may all use the same purses, so the flow is routed once per set
+/// and its groups are paid from that set's route in the order they were planned.
+fn pay(
+    engine: &mut Engine,
+    supplies: Vec<i128>,
+    settled: Settled,
+    planned: &[Planned],
+    purses: &[Vec<usize>],
+) {
+    let totals = FairProblem {
+        supplies,
+        pools: Vec::new(),
+        groups: settled.groups,
+    };
+    let mut routes: Vec<Vec<(u32, i64)>> = totals
+        .route()
+        .into_iter()
+        .map(|route| route.into_iter().map(|(p, fen)| (p, fen as i64)).collect())
+        .collect();
     let mut cursors = vec![0usize; purses.len()];
-    for (g, route) in routes.into_iter().enumerate() {
-        let unit = price(engine, planned[g].channel) as i64;
-        let offer = match planned[g].channel {
+    for plan in planned {
+        let unit = price(engine, plan.channel) as i64;
+        let offer = match plan.channel {
             Channel::Offer(o) => Some(o),
             Channel::Rate(_) => None,
         };
-        let mut chunks: Vec<(u32, i64)> =
-            route.into_iter().map(|(p, fen)| (p, fen as i64)).collect();
-        let mut chunk = 0;
-        for &(n, units) in &planned[g].needs {
+        let chunks = &mut routes[settled.by_set[&plan.set]];
+        for &(n, units) in &plan.needs {
             let mut owed = units;
-            while owed > 0 && chunk < chunks.len() {
-                let (purse, budget) = &mut chunks[chunk];
+            for (purse, budget) in chunks.iter_mut() {
+                if owed == 0 {
+                    break;
+                }
                 let purse = *purse as usize;
                 let members = &purses[purse];
                 while owed > 0 && *budget >= unit && cursors[purse] < members.len() {
@@ -345,10 +360,8 @@ fn pay(engine: &mut Engine, fair: &FairProblem, planned: &[Planned], purses: &[V
                     owed -= take;
                     *budget -= take * unit;
                 }
-                if owed > 0 {
-                    chunk += 1;
-                }
             }
+            chunks.retain(|&(_, budget)| budget > 0);
             engine.have[n] -= owed;
         }
     }
