@@ -56,6 +56,34 @@ impl EarmarkIndex {
         index
     }
 
+    /// Orders every pile by `key` (the open pile too); [`EarmarkIndex::piles`] then gives them
+    /// in that order.
+    pub fn order_piles_by<K: Ord>(&mut self, key: impl Fn(u32) -> K) {
+        self.open.sort_by_key(|&i| key(i));
+        for pile in self.piles.values_mut() {
+            pile.sort_by_key(|&i| key(i));
+        }
+    }
+
+    /// The piles that may admit `need`: the open one, then those of its own values. An entry
+    /// is in at most one of them.
+    pub fn piles<'a>(&'a self, need: &Need) -> impl Iterator<Item = &'a [u32]> + 'a {
+        let values = [
+            (Field::District, need.district),
+            (Field::Community, Some(need.community)),
+            (Field::Item, Some(need.item)),
+            (Field::Category, need.category),
+            (Field::Group, need.group),
+        ];
+        std::iter::once(self.open.as_slice()).chain(values.into_iter().filter_map(
+            |(field, value)| {
+                value
+                    .and_then(|v| self.piles.get(&(field, v)))
+                    .map(Vec::as_slice)
+            },
+        ))
+    }
+
     /// The entries that may admit `need`, in increasing order, into `out` (cleared first).
     pub fn candidates(&self, need: &Need, out: &mut Vec<u32>) {
         out.clear();

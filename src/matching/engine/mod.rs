@@ -265,51 +265,77 @@ impl<'a> Engine<'a> {
         for offers in offers_by_item.values_mut() {
             offers.sort_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
         }
-        let money_index = EarmarkIndex::new(money.iter().map(|&s| &problem.sources[s].earmark));
+        // Each pile richest first: once a source held less than a need's cheapest unit when
+        // this pass began, so does every source after it.
+        let mut money_index = EarmarkIndex::new(money.iter().map(|&s| &problem.sources[s].earmark));
+        let held: Vec<i64> = money.iter().map(|&s| self.left[s]).collect();
+        money_index.order_piles_by(|c| (std::cmp::Reverse(held[c as usize]), c));
+        let mut usable: Vec<usize> = Vec::new();
         for &n in &short {
             let need = &problem.needs[n];
-            // Only offers with capacity left can sell; the cheapest of them (or the rate) is
-            // the least a source must still hold to buy anything for this need.
+            // Only offers with capacity left that arrive in time can sell to this need.
             let offers: &mut Vec<usize> = offers_by_item.entry(need.item).or_default();
             offers.retain(|&o| self.bought[o] < problem.offers[o].capacity);
-            let least = match need.rate {
-                Some(rate) => Some(rate),
-                None => offers.iter().map(|&o| problem.offers[o].unit_price).min(),
-            };
-            let Some(least) = least else {
+            usable.clear();
+            usable.extend(
+                offers
+                    .iter()
+                    .copied()
+                    .filter(|&o| problem.offers[o].may_serve(need, problem.today)),
+            );
+            let Some(mut least) = self.least_unit(need, &usable) else {
                 continue;
             };
-            let offers: &[usize] = offers;
-            money_index.candidates(need, &mut candidates);
-            for s in candidates.iter().map(|&c| money[c as usize]) {
-                if self.left[s] < least {
-                    continue;
-                }
-                if self.short(n) == 0 {
-                    break;
-                }
-                if !problem.sources[s].may_serve(need, problem.today) {
-                    continue;
-                }
-                if let Some(rate) = need.rate {
-                    let take = (self.left[s] / rate).min(self.short(n));
-                    self.give(n, s, None, take);
-                    continue;
-                }
-                for &o in offers {
-                    let offer = &problem.offers[o];
-                    if self.short(n) == 0 || self.left[s] < offer.unit_price {
+            'piles: for pile in money_index.piles(need) {
+                for &c in pile {
+                    if held[c as usize] < least {
+                        break;
+                    }
+                    let s = money[c as usize];
+                    if self.left[s] < least || !problem.sources[s].may_serve(need, problem.today) {
                         continue;
                     }
-                    if !offer.may_serve(need, problem.today) {
-                        continue;
+                    self.buy_for(n, s, &usable);
+                    usable.retain(|&o| self.bought[o] < problem.offers[o].capacity);
+                    match self.least_unit(need, &usable) {
+                        Some(price) if self.short(n) > 0 => least = price,
+                        _ => break 'piles,
                     }
-                    let take = (offer.capacity - self.bought[o])
-                        .min(self.left[s] / offer.unit_price)
-                        .min(self.short(n));
-                    self.give(n, s, Some(o), take);
                 }
             }
+        }
+    }
+
+    /// The least a source must hold to pay one unit for `need`: its rate, or the cheapest of
+    /// the offers it may buy through.
+    fn least_unit(&self, need: &instance::Need, offers: &[usize]) -> Option<i64> {
+        match need.rate {
+            Some(rate) => Some(rate),
+            None => offers
+                .iter()
+                .map(|&o| self.problem.offers[o].unit_price)
+                .min(),
+        }
+    }
+
+    /// Pays from money source `s` what it can for need `n`: at the need's rate, or through
+    /// `offers` in order.
+    fn buy_for(&mut self, n: usize, s: usize, offers: &[usize]) {
+        let problem = self.problem;
+        if let Some(rate) = problem.needs[n].rate {
+            let take = (self.left[s] / rate).min(self.short(n));
+            self.give(n, s, None, take);
+            return;
+        }
+        for &o in offers {
+            let offer = &problem.offers[o];
+            if self.short(n) == 0 || self.left[s] < offer.unit_price {
+                continue;
+            }
+            let take = (offer.capacity - self.bought[o])
+                .min(self.left[s] / offer.unit_price)
+                .min(self.short(n));
+            self.give(n, s, Some(o), take);
         }
     }
 }

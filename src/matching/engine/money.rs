@@ -377,19 +377,25 @@ fn pay(
 /// every deadline whenever the lines before did (a cell where it would not is left as it was).
 pub(super) fn consolidate_purchases(engine: &mut Engine) {
     let problem = engine.problem;
-    type Purse<'p> = (&'p Earmark, Option<NaiveDate>, Option<NaiveDate>, u32);
-    let mut cells: FxHashMap<Purse, Vec<Line>> = FxHashMap::default();
+    // Each money source's purse, numbered once: sources alike in earmark and dates.
+    type Purse<'p> = (&'p Earmark, Option<NaiveDate>, Option<NaiveDate>);
+    let mut purse_ids: FxHashMap<Purse, u32> = FxHashMap::default();
+    let purse_of: Vec<u32> = problem
+        .sources
+        .iter()
+        .map(|source| {
+            let next = purse_ids.len() as u32;
+            *purse_ids
+                .entry((&source.earmark, source.available_from, source.expires))
+                .or_insert(next)
+        })
+        .collect();
+    let mut cells: FxHashMap<(u32, u32), Vec<Line>> = FxHashMap::default();
     let mut kept = Vec::with_capacity(engine.lines.len());
     for line in engine.lines.drain(..) {
         match line.offer {
             Some(o) => {
-                let source = &problem.sources[line.source];
-                let key = (
-                    &source.earmark,
-                    source.available_from,
-                    source.expires,
-                    problem.offers[o].item,
-                );
+                let key = (purse_of[line.source], problem.offers[o].item);
                 cells.entry(key).or_default().push(line);
             }
             None => kept.push(line),
@@ -397,7 +403,7 @@ pub(super) fn consolidate_purchases(engine: &mut Engine) {
     }
     // In a fixed order, so the plan does not depend on how the map iterates.
     let mut cells: Vec<Vec<Line>> = cells.into_values().collect();
-    cells.sort_by_key(|lines| lines.iter().map(|l| (l.source, l.offer, l.need)).min());
+    cells.sort_by_cached_key(|lines| lines.iter().map(|l| (l.source, l.offer, l.need)).min());
     for lines in cells {
         match deal(engine, &lines) {
             Some(dealt) => kept.extend(dealt),
