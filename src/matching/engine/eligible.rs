@@ -15,6 +15,17 @@ enum Field {
     Group,
 }
 
+/// A need's own value for each field an earmark can restrict.
+fn own_values(need: &Need) -> [(Field, Option<Sym>); 5] {
+    [
+        (Field::District, need.district),
+        (Field::Community, Some(need.community)),
+        (Field::Item, Some(need.item)),
+        (Field::Category, need.category),
+        (Field::Group, need.group),
+    ]
+}
+
 /// Entries filed under the first list their earmark restricts, once per value in it, or as
 /// open when it restricts nothing. A need can only be admitted by an open entry or one filed
 /// under its own district, community, item, category or group, so those piles are the only
@@ -68,14 +79,7 @@ impl EarmarkIndex {
     /// The piles that may admit `need`: the open one, then those of its own values. An entry
     /// is in at most one of them.
     pub fn piles<'a>(&'a self, need: &Need) -> impl Iterator<Item = &'a [u32]> + 'a {
-        let values = [
-            (Field::District, need.district),
-            (Field::Community, Some(need.community)),
-            (Field::Item, Some(need.item)),
-            (Field::Category, need.category),
-            (Field::Group, need.group),
-        ];
-        std::iter::once(self.open.as_slice()).chain(values.into_iter().filter_map(
+        std::iter::once(self.open.as_slice()).chain(own_values(need).into_iter().filter_map(
             |(field, value)| {
                 value
                     .and_then(|v| self.piles.get(&(field, v)))
@@ -88,14 +92,7 @@ impl EarmarkIndex {
     pub fn candidates(&self, need: &Need, out: &mut Vec<u32>) {
         out.clear();
         out.extend_from_slice(&self.open);
-        let values = [
-            (Field::District, need.district),
-            (Field::Community, Some(need.community)),
-            (Field::Item, Some(need.item)),
-            (Field::Category, need.category),
-            (Field::Group, need.group),
-        ];
-        for (field, value) in values {
+        for (field, value) in own_values(need) {
             if let Some(pile) = value.and_then(|v| self.piles.get(&(field, v))) {
                 out.extend_from_slice(pile);
             }
