@@ -177,37 +177,8 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|&n| (self.problem.needs[n].quantity as i128, self.have[n] as i128))
             .collect();
-        let level = water_level(&parts, units as i128);
-        let mut given: Vec<i64> = Vec::with_capacity(needs.len());
-        let mut remainders: Vec<(i128, usize)> = Vec::new();
-        for (i, &(asked, has)) in parts.iter().enumerate() {
-            let exact = (level.num * asked - has * level.den).max(0);
-            let whole = (exact / level.den).min(asked - has);
-            given.push(whole as i64);
-            if whole < asked - has && exact % level.den > 0 {
-                remainders.push((exact % level.den, i));
-            }
-        }
-        let mut spare = units - given.iter().sum::<i64>();
-        remainders.sort_by(|a, b| {
-            b.0.cmp(&a.0)
-                .then(self.rank[needs[a.1]].cmp(&self.rank[needs[b.1]]))
-        });
-        for (_, i) in remainders {
-            if spare == 0 {
-                break;
-            }
-            given[i] += 1;
-            spare -= 1;
-        }
-        // Whatever is left (only when levels hit the top) goes to anyone still short, in order.
-        for (i, &(asked, has)) in parts.iter().enumerate() {
-            let room = (asked - has) as i64 - given[i];
-            let extra = room.min(spare).max(0);
-            given[i] += extra;
-            spare -= extra;
-        }
-        given
+        let ranks: Vec<usize> = needs.iter().map(|&n| self.rank[n]).collect();
+        split_by_level(&parts, &ranks, units)
     }
 
     /// A last pass, in class order and emptiest first, that hands out anything still usable:
@@ -338,6 +309,39 @@ impl<'a> Engine<'a> {
             self.give(n, s, Some(o), take);
         }
     }
+}
+
+/// Splits `units` among `parts` (asked, has) so the emptiest rise first: whole units below the
+/// common level, then one more each by largest remainder (ties by `ranks`), then whatever is
+/// left (only when levels hit the top) to anyone still short, in order.
+pub(crate) fn split_by_level(parts: &[(i128, i128)], ranks: &[usize], units: i64) -> Vec<i64> {
+    let level = water_level(parts, units as i128);
+    let mut given: Vec<i64> = Vec::with_capacity(parts.len());
+    let mut remainders: Vec<(i128, usize)> = Vec::new();
+    for (i, &(asked, has)) in parts.iter().enumerate() {
+        let exact = (level.num * asked - has * level.den).max(0);
+        let whole = (exact / level.den).min(asked - has);
+        given.push(whole as i64);
+        if whole < asked - has && exact % level.den > 0 {
+            remainders.push((exact % level.den, i));
+        }
+    }
+    let mut spare = units - given.iter().sum::<i64>();
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(ranks[a.1].cmp(&ranks[b.1])));
+    for (_, i) in remainders {
+        if spare == 0 {
+            break;
+        }
+        given[i] += 1;
+        spare -= 1;
+    }
+    for (i, &(asked, has)) in parts.iter().enumerate() {
+        let room = (asked - has) as i64 - given[i];
+        let extra = room.min(spare).max(0);
+        given[i] += extra;
+        spare -= extra;
+    }
+    given
 }
 
 /// A key that keeps nearby points near each other when sorted (Morton order).

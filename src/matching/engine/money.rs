@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 use super::eligible::EarmarkIndex;
 use super::fair::{Demand, FairProblem, Group, Level};
 use super::instance::Earmark;
-use super::{Engine, Line, Share};
+use super::{split_by_level, Engine, Line, Share};
 
 /// What a group of needs is paid through: an offer, or the needs' own rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,11 +18,34 @@ enum Channel {
     Rate(i64),
 }
 
-struct Planned {
-    channel: Channel,
-    /// Index of the group's purse set.
+/// What the needs of a cluster buy: goods of one item by one date (so through the same
+/// offers), or units at one rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Buys {
+    Goods(u32, Option<NaiveDate>),
+    Rate(i64),
+}
+
+/// Needs of one class that every pass treats alike: the same purses and the same [`Buys`].
+/// A pass works on clusters, not needs; their units are split among the needs at the end.
+struct Cluster {
+    needs: Vec<usize>,
+    /// Index of the cluster's purse set.
     set: usize,
-    needs: Vec<(usize, i64)>,
+    buys: Buys,
+    asked: i64,
+    have: i64,
+    /// The lowest rank of its needs, for ties.
+    rank: usize,
+    /// The last fair share in which the cluster got units.
+    share: Option<Share>,
+}
+
+/// Units a cluster bought in one pass, through one channel.
+struct Planned {
+    cluster: usize,
+    channel: Channel,
+    units: i64,
 }
 
 /// The groups of earlier passes, merged per purse set. They are fixed, so only their totals
@@ -128,28 +151,13 @@ pub(super) fn allocate(engine: &mut Engine) {
         .iter()
         .map(|members| members.iter().map(|&s| engine.left[s] as i128).sum())
         .collect();
+    let (mut clusters, mut by_class) = clusters(engine, &purses_of);
     let mut planned: Vec<Planned> = Vec::new();
     let mut offer_units = vec![0i64; problem.offers.len()];
     let mut settled = Settled::default();
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 6];
-    let mut candidates: Vec<usize> = (0..problem.needs.len())
-        .filter(|&n| purses_of[n].is_some())
-        .collect();
-    candidates.sort_by_key(|&n| engine.rank[n]);
-    for n in candidates {
-        by_class[problem.needs[n].class as usize].push(n);
-    }
-
-    for needs in &mut by_class {
+    for class_clusters in &mut by_class {
         let mut rates_done = false;
         for _pass in 0..=problem.offers.len() {
-            let first = planned.len();
-            let mut pass = FairProblem {
-                supplies: supplies.clone(),
-                pools: Vec::new(),
-                groups: Vec::new(),
-            };
-            let mut index: FxHashMap<(usize, Channel), usize> = FxHashMap::default();
             // Offers that can still sell this pass, cheapest first.
             let open_offers: FxHashMap<u32, Vec<usize>> = offers_by_item
                 .iter()
@@ -162,95 +170,100 @@ pub(super) fn allocate(engine: &mut Engine) {
                     (item, open)
                 })
                 .collect();
-            let mut cheapest_open: FxHashMap<(u32, Option<NaiveDate>), Option<usize>> =
-                FxHashMap::default();
-            // A need left out of a pass (full, rate paid, no offer open) stays out.
-            let mut next_pass = Vec::with_capacity(needs.len());
-            for &n in needs.iter() {
-                if engine.short(n) == 0 {
+            let mut pass = FairProblem {
+                supplies: supplies.clone(),
+                pools: Vec::new(),
+                groups: Vec::new(),
+            };
+            // Clusters with the same purses buying through the same channel are one group.
+            let mut index: FxHashMap<(usize, Channel), usize> = FxHashMap::default();
+            let mut members: Vec<(Channel, Vec<usize>)> = Vec::new(); // per pass group
+                                                                      // A cluster left out of a pass (full, rate paid, no offer open) stays out.
+            let mut next_pass = Vec::with_capacity(class_clusters.len());
+            for &c in class_clusters.iter() {
+                let cluster = &clusters[c];
+                if cluster.have >= cluster.asked {
                     continue;
                 }
-                let need = &problem.needs[n];
-                let channel = match need.rate {
-                    Some(_) if rates_done => continue,
-                    Some(rate) => Channel::Rate(rate),
-                    None => {
-                        // Whether an offer serves a need depends on its item and date only.
-                        let open = *cheapest_open
-                            .entry((need.item, need.needed_by))
-                            .or_insert_with(|| {
-                                open_offers[&need.item]
-                                    .iter()
-                                    .copied()
-                                    .find(|&o| problem.offers[o].may_serve(need, today))
-                            });
+                let channel = match cluster.buys {
+                    Buys::Rate(_) if rates_done => continue,
+                    Buys::Rate(rate) => Channel::Rate(rate),
+                    Buys::Goods(item, _) => {
+                        let need = &problem.needs[cluster.needs[0]];
+                        let open = open_offers[&item]
+                            .iter()
+                            .copied()
+                            .find(|&o| problem.offers[o].may_serve(need, today));
                         match open {
                             Some(o) => Channel::Offer(o),
                             None => continue,
                         }
                     }
                 };
-                next_pass.push(n);
-                let set = purses_of[n].expect("only needs with purses");
-                let g = *index.entry((set, channel)).or_insert_with(|| {
-                    planned.push(Planned {
-                        channel,
-                        set,
-                        needs: Vec::new(),
-                    });
+                next_pass.push(c);
+                let unit = price(engine, channel);
+                let g = *index.entry((cluster.set, channel)).or_insert_with(|| {
                     pass.groups.push(Group {
                         shape: None,
-                        supplies: purse_sets[set].clone(),
+                        supplies: purse_sets[cluster.set].clone(),
                         demand: Demand::Rising {
                             weight: 0,
                             base: 0,
-                            unit: price(engine, channel),
-                            rank: engine.rank[n],
+                            unit,
+                            rank: cluster.rank,
                         },
                     });
+                    members.push((channel, Vec::new()));
                     pass.groups.len() - 1
                 });
-                planned[first + g].needs.push((n, 0));
-                if let Demand::Rising {
-                    weight, base, unit, ..
-                } = &mut pass.groups[g].demand
-                {
-                    *weight += need.quantity as i128 * *unit;
-                    *base += engine.have[n] as i128 * *unit;
+                members[g].1.push(c);
+                if let Demand::Rising { weight, base, .. } = &mut pass.groups[g].demand {
+                    *weight += cluster.asked as i128 * unit;
+                    *base += cluster.have as i128 * unit;
                 }
             }
             rates_done = true;
-            *needs = next_pass;
+            *class_clusters = next_pass;
             if pass.groups.is_empty() {
                 break;
             }
             let levels = settled.solve_pass(&mut pass, engine.next_round);
-            let mut units: Vec<i64> = planned[first..]
+            let channels: Vec<Channel> = members.iter().map(|(channel, _)| *channel).collect();
+            let mut units: Vec<i64> = channels
                 .iter()
                 .enumerate()
-                .map(|(g, plan)| (pass.amount(g) / price(engine, plan.channel)) as i64)
+                .map(|(g, &channel)| (pass.amount(g) / price(engine, channel)) as i64)
                 .collect();
-            fit_offer_capacity(engine, &planned[first..], &mut units, &offer_units);
+            fit_offer_capacity(engine, &channels, &mut units, &offer_units);
             let mut progress = false;
-            for (g, units) in units.into_iter().enumerate() {
-                let plan = &mut planned[first + g];
-                let unit = price(engine, plan.channel);
-                settled.add(plan.set, &purse_sets[plan.set], units as i128 * unit);
-                if let Channel::Offer(o) = plan.channel {
+            for (g, ((channel, group), units)) in members.iter().zip(units).enumerate() {
+                let set = clusters[group[0]].set;
+                let unit = price(engine, *channel);
+                settled.add(set, &purse_sets[set], units as i128 * unit);
+                if let Channel::Offer(o) = *channel {
                     offer_units[o] += units;
                 }
-                let members: Vec<usize> = plan.needs.iter().map(|p| p.0).collect();
-                let split = engine.split(&members, units);
-                for (slot, given) in plan.needs.iter_mut().zip(split) {
-                    slot.1 = given;
-                    engine.have[slot.0] += given;
-                    progress |= given > 0;
-                    if let Some((level, round)) = levels[g] {
-                        if given > 0 {
-                            engine.shares[slot.0] = Some(Share { round, level });
-                        }
-                        engine.next_round = engine.next_round.max(round + 1);
+                if let Some((_, round)) = levels[g] {
+                    engine.next_round = engine.next_round.max(round + 1);
+                }
+                let parts: Vec<(i128, i128)> = group
+                    .iter()
+                    .map(|&c| (clusters[c].asked as i128, clusters[c].have as i128))
+                    .collect();
+                let ranks: Vec<usize> = group.iter().map(|&c| clusters[c].rank).collect();
+                for (&c, given) in group.iter().zip(split_by_level(&parts, &ranks, units)) {
+                    if given == 0 {
+                        continue;
                     }
+                    let cluster = &mut clusters[c];
+                    cluster.have += given;
+                    cluster.share = levels[g].map(|(level, round)| Share { round, level });
+                    progress = true;
+                    planned.push(Planned {
+                        cluster: c,
+                        channel: *channel,
+                        units: given,
+                    });
                 }
             }
             if !progress {
@@ -259,7 +272,91 @@ pub(super) fn allocate(engine: &mut Engine) {
         }
     }
 
-    pay(engine, supplies, settled, &planned, &purses);
+    let bought = hand_out(engine, &clusters, &planned);
+    pay(engine, supplies, settled, &bought, &purses);
+}
+
+/// The needs with purses, clustered; and per class its clusters, in order of their needs' rank.
+fn clusters(engine: &Engine, purses_of: &[Option<usize>]) -> (Vec<Cluster>, Vec<Vec<usize>>) {
+    let problem = engine.problem;
+    let mut needs: Vec<usize> = (0..problem.needs.len())
+        .filter(|&n| purses_of[n].is_some())
+        .collect();
+    needs.sort_by_key(|&n| engine.rank[n]);
+    let mut clusters: Vec<Cluster> = Vec::new();
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 6];
+    let mut index: FxHashMap<(u8, usize, Buys), usize> = FxHashMap::default();
+    for n in needs {
+        let need = &problem.needs[n];
+        let set = purses_of[n].expect("only needs with purses");
+        let buys = match need.rate {
+            Some(rate) => Buys::Rate(rate),
+            None => Buys::Goods(need.item, need.needed_by),
+        };
+        let c = *index.entry((need.class, set, buys)).or_insert_with(|| {
+            by_class[need.class as usize].push(clusters.len());
+            clusters.push(Cluster {
+                needs: Vec::new(),
+                set,
+                buys,
+                asked: 0,
+                have: 0,
+                rank: engine.rank[n],
+                share: None,
+            });
+            clusters.len() - 1
+        });
+        let cluster = &mut clusters[c];
+        cluster.needs.push(n);
+        cluster.asked += need.quantity;
+        cluster.have += engine.have[n];
+    }
+    (clusters, by_class)
+}
+
+/// Splits what each cluster bought among its needs (emptiest first) and deals each need its
+/// units from the cluster's purchases in the order they were made. Returns (purse set, need,
+/// channel, units) per purchase, in the order of the passes, so that paying them keeps each
+/// source to the few offers bought while its money lasted.
+fn hand_out(
+    engine: &mut Engine,
+    clusters: &[Cluster],
+    planned: &[Planned],
+) -> Vec<(usize, usize, Channel, i64)> {
+    let mut by_cluster: Vec<Vec<usize>> = vec![Vec::new(); clusters.len()];
+    for (p, plan) in planned.iter().enumerate() {
+        by_cluster[plan.cluster].push(p);
+    }
+    let mut bought: Vec<(usize, (usize, usize, Channel, i64))> = Vec::new();
+    for (cluster, purchases) in clusters.iter().zip(by_cluster) {
+        let mut left: Vec<i64> = purchases.iter().map(|&p| planned[p].units).collect();
+        let total: i64 = left.iter().sum();
+        if total == 0 {
+            continue;
+        }
+        let split = engine.split(&cluster.needs, total);
+        let mut next = 0;
+        for (&n, given) in cluster.needs.iter().zip(split) {
+            if given == 0 {
+                continue;
+            }
+            engine.have[n] += given;
+            engine.shares[n] = cluster.share;
+            let mut owed = given;
+            while owed > 0 {
+                let take = owed.min(left[next]);
+                let p = purchases[next];
+                bought.push((p, (cluster.set, n, planned[p].channel, take)));
+                owed -= take;
+                left[next] -= take;
+                if left[next] == 0 {
+                    next += 1;
+                }
+            }
+        }
+    }
+    bought.sort_by_key(|&(p, _)| p);
+    bought.into_iter().map(|(_, purchase)| purchase).collect()
 }
 
 /// An offer asked for more than it can still deliver this pass shares what it has among the
@@ -268,13 +365,13 @@ pub(super) fn allocate(engine: &mut Engine) {
 /// turn to their next cheapest offer.
 fn fit_offer_capacity(
     engine: &Engine,
-    planned: &[Planned],
+    channels: &[Channel],
     units: &mut [i64],
     offer_units: &[i64],
 ) {
     let mut by_offer: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
-    for (i, plan) in planned.iter().enumerate() {
-        if let Channel::Offer(o) = plan.channel {
+    for (i, channel) in channels.iter().enumerate() {
+        if let Channel::Offer(o) = *channel {
             by_offer.entry(o).or_default().push(i);
         }
     }
@@ -312,15 +409,15 @@ fn price(engine: &Engine, channel: Channel) -> i128 {
     }
 }
 
-/// Pays the planned units from the purses the flow routed them through, whole units per
+/// Pays the units bought from the purses the flow routed them through, whole units per
 /// source; a unit no single source can cover any more is taken back (the last pass retries).
-/// The groups of one purse set may all use the same purses, so the flow is routed once per set
-/// and its groups are paid from that set's route in the order they were planned.
+/// The needs of one purse set may all use the same purses, so the flow is routed once per set
+/// and its purchases are paid from that set's route in order.
 fn pay(
     engine: &mut Engine,
     supplies: Vec<i128>,
     settled: Settled,
-    planned: &[Planned],
+    bought: &[(usize, usize, Channel, i64)],
     purses: &[Vec<usize>],
 ) {
     let totals = FairProblem {
@@ -333,37 +430,40 @@ fn pay(
         .into_iter()
         .map(|route| route.into_iter().map(|(p, fen)| (p, fen as i64)).collect())
         .collect();
+    // Per route, the chunks before this one are spent.
+    let mut spent = vec![0usize; routes.len()];
     let mut cursors = vec![0usize; purses.len()];
-    for plan in planned {
-        let unit = price(engine, plan.channel) as i64;
-        let offer = match plan.channel {
+    for &(set, n, channel, units) in bought {
+        let unit = price(engine, channel) as i64;
+        let offer = match channel {
             Channel::Offer(o) => Some(o),
             Channel::Rate(_) => None,
         };
-        let chunks = &mut routes[settled.by_set[&plan.set]];
-        for &(n, units) in &plan.needs {
-            let mut owed = units;
-            for (purse, budget) in chunks.iter_mut() {
-                if owed == 0 {
-                    break;
-                }
-                let purse = *purse as usize;
-                let members = &purses[purse];
-                while owed > 0 && *budget >= unit && cursors[purse] < members.len() {
-                    let s = members[cursors[purse]];
-                    let take = owed.min(*budget / unit).min(engine.left[s] / unit);
-                    if take == 0 {
-                        cursors[purse] += 1;
-                        continue;
-                    }
-                    engine.record(n, s, offer, take);
-                    owed -= take;
-                    *budget -= take * unit;
-                }
+        let r = settled.by_set[&set];
+        let chunks = &mut routes[r];
+        let mut owed = units;
+        for (purse, budget) in chunks[spent[r]..].iter_mut() {
+            if owed == 0 {
+                break;
             }
-            chunks.retain(|&(_, budget)| budget > 0);
-            engine.have[n] -= owed;
+            let purse = *purse as usize;
+            let members = &purses[purse];
+            while owed > 0 && *budget >= unit && cursors[purse] < members.len() {
+                let s = members[cursors[purse]];
+                let take = owed.min(*budget / unit).min(engine.left[s] / unit);
+                if take == 0 {
+                    cursors[purse] += 1;
+                    continue;
+                }
+                engine.record(n, s, offer, take);
+                owed -= take;
+                *budget -= take * unit;
+            }
         }
+        while spent[r] < chunks.len() && chunks[spent[r]].1 == 0 {
+            spent[r] += 1;
+        }
+        engine.have[n] -= owed;
     }
 }
 
