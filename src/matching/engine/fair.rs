@@ -288,23 +288,36 @@ impl FairProblem {
                 supplies.push(amount);
             }
         }
+        // Only the pools the part's groups draw on, each with its kept supplies.
         let mut pools = Vec::new();
-        let mut local_pool = vec![u32::MAX; self.pools.len()];
-        for (p, members) in self.pools.iter().enumerate() {
-            let members: Vec<u32> = members
-                .iter()
-                .map(|&s| local[s as usize])
-                .filter(|&s| s != u32::MAX)
-                .collect();
-            if !members.is_empty() {
-                local_pool[p] = pools.len() as u32;
-                pools.push(members);
+        let mut local_pool: FxHashMap<u32, u32> = FxHashMap::default();
+        if !self.pools.is_empty() {
+            for &g in groups {
+                for &p in &self.groups[g].supplies {
+                    if local_pool.contains_key(&p) {
+                        continue;
+                    }
+                    let members: Vec<u32> = self.pools[p as usize]
+                        .iter()
+                        .map(|&s| local[s as usize])
+                        .filter(|&s| s != u32::MAX)
+                        .collect();
+                    let id = if members.is_empty() {
+                        u32::MAX
+                    } else {
+                        pools.push(members);
+                        pools.len() as u32 - 1
+                    };
+                    local_pool.insert(p, id);
+                }
             }
         }
-        let entry = if self.pools.is_empty() {
-            &local
-        } else {
-            &local_pool
+        let entry = |e: u32| {
+            if self.pools.is_empty() {
+                local[e as usize]
+            } else {
+                local_pool[&e]
+            }
         };
         let groups = groups
             .iter()
@@ -314,7 +327,7 @@ impl FairProblem {
                     supplies: group
                         .supplies
                         .iter()
-                        .map(|&e| entry[e as usize])
+                        .map(|&e| entry(e))
                         .filter(|&e| e != u32::MAX)
                         .collect(),
                     demand: group.demand.clone(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use rustc_hash::FxHashMap;
 
-use super::eligible::EarmarkIndex;
+use super::eligible::Pools;
 use super::fair::{Demand, FairProblem, Group};
 use super::instance::{Earmark, Sym};
 use super::{place_key, Engine, Line, Share};
@@ -76,50 +76,6 @@ struct LotKey {
     too_early: usize,
 }
 
-/// What an earmark opens a lot to, as pool keys: a need may use the lot when one of its own
-/// values is among them (and the dates fit).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Reach {
-    Open,
-    District(Sym),
-    Community(Sym),
-    Item(Sym),
-    Category(Sym),
-    Group(Sym),
-    /// An earmark restricting several lists: a pool of its own, checked need by need.
-    Mixed(u32),
-}
-
-fn reaches(earmark: &Earmark, lot_group: u32) -> Vec<Reach> {
-    type Keyed<'e> = (&'e Option<Vec<Sym>>, fn(Sym) -> Reach);
-    let lists: [Keyed; 5] = [
-        (&earmark.districts, Reach::District),
-        (&earmark.communities, Reach::Community),
-        (&earmark.items, Reach::Item),
-        (&earmark.categories, Reach::Category),
-        (&earmark.groups, Reach::Group),
-    ];
-    let restricting: Vec<_> = lists.iter().filter(|(list, _)| list.is_some()).collect();
-    match restricting.as_slice() {
-        [] => vec![Reach::Open],
-        [(Some(values), reach)] => values.iter().map(|&v| reach(v)).collect(),
-        _ => vec![Reach::Mixed(lot_group)],
-    }
-}
-
-/// The pool keys a need may draw on (before its date).
-fn need_reaches(need: &super::instance::Need) -> Vec<Reach> {
-    let mut own = vec![
-        Reach::Open,
-        Reach::Community(need.community),
-        Reach::Item(need.item),
-    ];
-    own.extend(need.district.map(Reach::District));
-    own.extend(need.category.map(Reach::Category));
-    own.extend(need.group.map(Reach::Group));
-    own
-}
-
 fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
     let problem = engine.problem;
     let today = problem.today;
@@ -132,7 +88,6 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
 
     let mut key_index: FxHashMap<LotKey, usize> = FxHashMap::default();
     let mut lot_groups: Vec<Vec<usize>> = Vec::new();
-    let mut lot_keys: Vec<LotKey> = Vec::new();
     for &s in lots {
         let source = &problem.sources[s];
         let key = LotKey {
@@ -144,65 +99,25 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
                 .available_from
                 .map_or(0, |a| dates.partition_point(|d| *d < a)),
         };
-        let index = *key_index.entry(key.clone()).or_insert_with(|| {
+        let index = *key_index.entry(key).or_insert_with(|| {
             lot_groups.push(Vec::new());
-            lot_keys.push(key);
             lot_groups.len() - 1
         });
         lot_groups[index].push(s);
     }
 
-    // Lot groups pooled by what their earmark opens them to and the date slot they serve:
-    // a need draws on the few pools of its own values at its own date, so the network grows
-    // with the lots and needs, not with their product.
-    // Slot `dates.len()` is for needs without a date, which every lot may serve.
-    let mut pool_index: FxHashMap<(Reach, usize), usize> = FxHashMap::default();
-    let mut pools: Vec<Vec<u32>> = Vec::new();
-    let mut mixed: Vec<u32> = Vec::new(); // lot groups whose earmark restricts several lists
-    for (g, key) in lot_keys.iter().enumerate() {
-        let reaches = reaches(&key.earmark, g as u32);
-        if matches!(reaches.first(), Some(Reach::Mixed(_))) {
-            mixed.push(g as u32);
-        }
-        let dated = key.too_early..key.covers.min(dates.len());
-        for reach in reaches {
-            for slot in dated.clone().chain([dates.len()]) {
-                let p = *pool_index.entry((reach, slot)).or_insert_with(|| {
-                    pools.push(Vec::new());
-                    pools.len() - 1
-                });
-                pools[p].push(g as u32);
-            }
-        }
-    }
-
+    let pools = Pools::new(lot_groups.iter().map(|members| {
+        let source = &problem.sources[members[0]];
+        (&source.earmark, source.available_from, source.expires)
+    }));
     // Needs that are interchangeable: same class, same pools.
     let mut need_index: FxHashMap<(u8, Vec<u32>), usize> = FxHashMap::default();
     let mut need_groups: Vec<(u8, Vec<u32>, Vec<usize>)> = Vec::new();
-    let mixed_index = EarmarkIndex::new(
-        mixed
-            .iter()
-            .map(|&g| &problem.sources[lot_groups[g as usize][0]].earmark),
-    );
-    let mut candidates = Vec::new();
     for &n in needs {
         let need = &problem.needs[n];
-        let slot = need
-            .needed_by
-            .map_or(dates.len(), |by| dates.partition_point(|d| *d < by));
-        let mut own: Vec<u32> = need_reaches(need)
-            .into_iter()
-            .filter_map(|reach| pool_index.get(&(reach, slot)).map(|&p| p as u32))
-            .collect();
-        mixed_index.candidates(need, &mut candidates);
-        for &c in &candidates {
-            let g = mixed[c as usize];
-            let admits = problem.sources[lot_groups[g as usize][0]].may_serve(need, today);
-            if let Some(&p) = pool_index.get(&(Reach::Mixed(g), slot)).filter(|_| admits) {
-                own.push(p as u32);
-            }
-        }
-        own.sort_unstable();
+        let own = pools.of(need, |g| {
+            problem.sources[lot_groups[g as usize][0]].may_serve(need, today)
+        });
         if own.is_empty() {
             continue;
         }
@@ -223,7 +138,7 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
             .iter()
             .map(|members| members.iter().map(|&s| engine.left[s] as i128).sum())
             .collect(),
-        pools,
+        pools: pools.lists,
         groups: Vec::new(),
     };
     let mut members: Vec<usize> = Vec::new(); // fair group → need group

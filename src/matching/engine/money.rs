@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use rustc_hash::FxHashMap;
 
-use super::eligible::EarmarkIndex;
+use super::eligible::Pools;
 use super::fair::{Demand, FairProblem, Group, Level};
 use super::instance::Earmark;
 use super::{split_by_level, Engine, Line, Share};
@@ -44,8 +44,17 @@ struct Cluster {
 /// Units a cluster bought in one pass, through one channel.
 struct Planned {
     cluster: usize,
-    channel: Channel,
+    /// Which of the `Purchase`s (purse set and channel) it belongs to.
+    purchase: usize,
     units: i64,
+}
+
+/// What one purse set bought through one channel over all passes; numbered in the order the
+/// passes first made them, the order they are paid in, so each source pays for the few offers
+/// bought while its money lasted.
+struct Purchase {
+    set: usize,
+    channel: Channel,
 }
 
 /// The groups of earlier passes, merged per purse set. They are fixed, so only their totals
@@ -89,13 +98,20 @@ impl Settled {
 pub(super) fn allocate(engine: &mut Engine) {
     let problem = engine.problem;
     let today = problem.today;
-    let mut key_index: FxHashMap<(Earmark, Option<NaiveDate>), usize> = FxHashMap::default();
+    // Purses: money sources alike for every need (earmark and dates).
+    type PurseKey = (Earmark, Option<NaiveDate>, Option<NaiveDate>);
+    let mut key_index: FxHashMap<PurseKey, usize> = FxHashMap::default();
     let mut purses: Vec<Vec<usize>> = Vec::new();
     for (s, source) in problem.sources.iter().enumerate() {
-        if source.item.is_some() || engine.left[s] <= 0 {
+        let expired = source.expires.is_some_and(|e| e < today);
+        if source.item.is_some() || engine.left[s] <= 0 || expired {
             continue;
         }
-        let key = (source.earmark.clone(), source.available_from);
+        let key = (
+            source.earmark.clone(),
+            source.available_from,
+            source.expires,
+        );
         let index = *key_index.entry(key).or_insert_with(|| {
             purses.push(Vec::new());
             purses.len() - 1
@@ -115,29 +131,27 @@ pub(super) fn allocate(engine: &mut Engine) {
         offers.sort_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
     }
 
-    // Which purses may pay for each need still short, as an index into `purse_sets`.
+    // Which purses may pay for each need still short: the pools it draws on, as an index into
+    // `purse_sets`.
+    let short: Vec<usize> = (0..problem.needs.len())
+        .filter(|&n| engine.short(n) > 0)
+        .filter(|&n| {
+            let need = &problem.needs[n];
+            need.rate.is_some() || offers_by_item.contains_key(&need.item)
+        })
+        .collect();
+    let pools = Pools::new(purses.iter().map(|members| {
+        let source = &problem.sources[members[0]];
+        (&source.earmark, source.available_from, source.expires)
+    }));
     let mut purse_sets: Vec<Vec<u32>> = Vec::new();
     let mut set_index: FxHashMap<Vec<u32>, usize> = FxHashMap::default();
     let mut purses_of: Vec<Option<usize>> = vec![None; problem.needs.len()];
-    let index = EarmarkIndex::new(
-        purses
-            .iter()
-            .map(|members| &problem.sources[members[0]].earmark),
-    );
-    let mut candidates = Vec::new();
-    for (n, need) in problem.needs.iter().enumerate() {
-        if engine.short(n) == 0 {
-            continue;
-        }
-        if need.rate.is_none() && !offers_by_item.contains_key(&need.item) {
-            continue;
-        }
-        index.candidates(need, &mut candidates);
-        let eligible: Vec<u32> = candidates
-            .iter()
-            .copied()
-            .filter(|&p| problem.sources[purses[p as usize][0]].may_serve(need, today))
-            .collect();
+    for n in short {
+        let need = &problem.needs[n];
+        let eligible = pools.of(need, |p| {
+            problem.sources[purses[p as usize][0]].may_serve(need, today)
+        });
         if !eligible.is_empty() {
             let set = *set_index.entry(eligible).or_insert_with_key(|eligible| {
                 purse_sets.push(eligible.clone());
@@ -153,6 +167,8 @@ pub(super) fn allocate(engine: &mut Engine) {
         .collect();
     let (mut clusters, mut by_class) = clusters(engine, &purses_of);
     let mut planned: Vec<Planned> = Vec::new();
+    let mut purchases: Vec<Purchase> = Vec::new();
+    let mut purchase_ids: FxHashMap<(usize, Channel), usize> = FxHashMap::default();
     let mut offer_units = vec![0i64; problem.offers.len()];
     let mut settled = Settled::default();
     for class_clusters in &mut by_class {
@@ -172,13 +188,14 @@ pub(super) fn allocate(engine: &mut Engine) {
                 .collect();
             let mut pass = FairProblem {
                 supplies: supplies.clone(),
-                pools: Vec::new(),
+                pools: pools.lists.clone(),
                 groups: Vec::new(),
             };
             // Clusters with the same purses buying through the same channel are one group.
             let mut index: FxHashMap<(usize, Channel), usize> = FxHashMap::default();
-            let mut members: Vec<(Channel, Vec<usize>)> = Vec::new(); // per pass group
-                                                                      // A cluster left out of a pass (full, rate paid, no offer open) stays out.
+            // Per pass group: its channel and clusters.
+            let mut members: Vec<(Channel, Vec<usize>)> = Vec::new();
+            // A cluster left out of a pass (full, rate paid, no offer open) stays out.
             let mut next_pass = Vec::with_capacity(class_clusters.len());
             for &c in class_clusters.iter() {
                 let cluster = &clusters[c];
@@ -238,6 +255,13 @@ pub(super) fn allocate(engine: &mut Engine) {
             let mut progress = false;
             for (g, ((channel, group), units)) in members.iter().zip(units).enumerate() {
                 let set = clusters[group[0]].set;
+                let purchase = *purchase_ids.entry((set, *channel)).or_insert_with(|| {
+                    purchases.push(Purchase {
+                        set,
+                        channel: *channel,
+                    });
+                    purchases.len() - 1
+                });
                 let unit = price(engine, *channel);
                 settled.add(set, &purse_sets[set], units as i128 * unit);
                 if let Channel::Offer(o) = *channel {
@@ -261,7 +285,7 @@ pub(super) fn allocate(engine: &mut Engine) {
                     progress = true;
                     planned.push(Planned {
                         cluster: c,
-                        channel: *channel,
+                        purchase,
                         units: given,
                     });
                 }
@@ -273,7 +297,19 @@ pub(super) fn allocate(engine: &mut Engine) {
     }
 
     let bought = hand_out(engine, &clusters, &planned);
-    pay(engine, supplies, settled, &bought, &purses);
+    let totals = FairProblem {
+        supplies,
+        pools: pools.lists,
+        groups: std::mem::take(&mut settled.groups),
+    };
+    pay(
+        engine,
+        totals,
+        &settled.by_set,
+        &purchases,
+        &bought,
+        &purses,
+    );
 }
 
 /// The needs with purses, clustered; and per class its clusters, in order of their needs' rank.
@@ -315,22 +351,23 @@ fn clusters(engine: &Engine, purses_of: &[Option<usize>]) -> (Vec<Cluster>, Vec<
 }
 
 /// Splits what each cluster bought among its needs (emptiest first) and deals each need its
-/// units from the cluster's purchases in the order they were made. Returns (purse set, need,
-/// channel, units) per purchase, in the order of the passes, so that paying them keeps each
-/// source to the few offers bought while its money lasted.
+/// units from the cluster's purchases in turn. Returns (purchase, need, units) per piece.
 fn hand_out(
     engine: &mut Engine,
     clusters: &[Cluster],
     planned: &[Planned],
-) -> Vec<(usize, usize, Channel, i64)> {
-    let mut by_cluster: Vec<Vec<usize>> = vec![Vec::new(); clusters.len()];
-    for (p, plan) in planned.iter().enumerate() {
-        by_cluster[plan.cluster].push(p);
+) -> Vec<(usize, usize, i64)> {
+    let mut by_cluster: Vec<Vec<(usize, i64)>> = vec![Vec::new(); clusters.len()];
+    for plan in planned {
+        let bought = &mut by_cluster[plan.cluster];
+        match bought.last_mut() {
+            Some((purchase, units)) if *purchase == plan.purchase => *units += plan.units,
+            _ => bought.push((plan.purchase, plan.units)),
+        }
     }
-    let mut bought: Vec<(usize, (usize, usize, Channel, i64))> = Vec::new();
-    for (cluster, purchases) in clusters.iter().zip(by_cluster) {
-        let mut left: Vec<i64> = purchases.iter().map(|&p| planned[p].units).collect();
-        let total: i64 = left.iter().sum();
+    let mut pieces = Vec::new();
+    for (cluster, mut bought) in clusters.iter().zip(by_cluster) {
+        let total: i64 = bought.iter().map(|b| b.1).sum();
         if total == 0 {
             continue;
         }
@@ -344,19 +381,18 @@ fn hand_out(
             engine.shares[n] = cluster.share;
             let mut owed = given;
             while owed > 0 {
-                let take = owed.min(left[next]);
-                let p = purchases[next];
-                bought.push((p, (cluster.set, n, planned[p].channel, take)));
+                let (purchase, left) = &mut bought[next];
+                let take = owed.min(*left);
+                pieces.push((*purchase, n, take));
                 owed -= take;
-                left[next] -= take;
-                if left[next] == 0 {
+                *left -= take;
+                if *left == 0 {
                     next += 1;
                 }
             }
         }
     }
-    bought.sort_by_key(|&(p, _)| p);
-    bought.into_iter().map(|(_, purchase)| purchase).collect()
+    pieces
 }
 
 /// An offer asked for more than it can still deliver this pass shares what it has among the
@@ -410,58 +446,74 @@ fn price(engine: &Engine, channel: Channel) -> i128 {
 }
 
 /// Pays the units bought from the purses the flow routed them through, whole units per
-/// source; a unit no single source can cover any more is taken back (the last pass retries).
-/// The needs of one purse set may all use the same purses, so the flow is routed once per set
-/// and its purchases are paid from that set's route in order.
+/// source: first each purchase in full from its set's route, in order, then each need's
+/// pieces from what their purchase was paid with. A unit no single source can cover any more
+/// is taken back (the last pass retries).
 fn pay(
     engine: &mut Engine,
-    supplies: Vec<i128>,
-    settled: Settled,
-    bought: &[(usize, usize, Channel, i64)],
+    totals: FairProblem,
+    by_set: &FxHashMap<usize, usize>,
+    purchases: &[Purchase],
+    pieces: &[(usize, usize, i64)],
     purses: &[Vec<usize>],
 ) {
-    let totals = FairProblem {
-        supplies,
-        pools: Vec::new(),
-        groups: settled.groups,
-    };
     let mut routes: Vec<Vec<(u32, i64)>> = totals
         .route()
         .into_iter()
         .map(|route| route.into_iter().map(|(p, fen)| (p, fen as i64)).collect())
         .collect();
-    // Per route, the chunks before this one are spent.
-    let mut spent = vec![0usize; routes.len()];
+    let mut units = vec![0i64; purchases.len()];
+    for &(purchase, _, taken) in pieces {
+        units[purchase] += taken;
+    }
+    // Per purchase, the (source, units) it was paid with, used from the back.
+    let mut paid: Vec<Vec<(usize, i64)>> = Vec::with_capacity(purchases.len());
+    let mut left = engine.left.clone();
     let mut cursors = vec![0usize; purses.len()];
-    for &(set, n, channel, units) in bought {
-        let unit = price(engine, channel) as i64;
-        let offer = match channel {
-            Channel::Offer(o) => Some(o),
-            Channel::Rate(_) => None,
-        };
-        let r = settled.by_set[&set];
-        let chunks = &mut routes[r];
-        let mut owed = units;
-        for (purse, budget) in chunks[spent[r]..].iter_mut() {
-            if owed == 0 {
-                break;
-            }
+    for (purchase, &owed) in purchases.iter().zip(&units) {
+        let unit = price(engine, purchase.channel) as i64;
+        let mut sources = Vec::new();
+        let mut owed = owed;
+        for (purse, budget) in routes[by_set[&purchase.set]].iter_mut() {
             let purse = *purse as usize;
             let members = &purses[purse];
             while owed > 0 && *budget >= unit && cursors[purse] < members.len() {
                 let s = members[cursors[purse]];
-                let take = owed.min(*budget / unit).min(engine.left[s] / unit);
+                let take = owed.min(*budget / unit).min(left[s] / unit);
                 if take == 0 {
                     cursors[purse] += 1;
                     continue;
                 }
-                engine.record(n, s, offer, take);
+                sources.push((s, take));
+                left[s] -= take * unit;
                 owed -= take;
                 *budget -= take * unit;
             }
+            if owed == 0 {
+                break;
+            }
         }
-        while spent[r] < chunks.len() && chunks[spent[r]].1 == 0 {
-            spent[r] += 1;
+        sources.reverse();
+        paid.push(sources);
+    }
+    for &(purchase, n, units) in pieces {
+        let offer = match purchases[purchase].channel {
+            Channel::Offer(o) => Some(o),
+            Channel::Rate(_) => None,
+        };
+        let sources = &mut paid[purchase];
+        let mut owed = units;
+        while owed > 0 {
+            let Some((s, piece)) = sources.last_mut() else {
+                break;
+            };
+            let take = owed.min(*piece);
+            engine.record(n, *s, offer, take);
+            owed -= take;
+            *piece -= take;
+            if *piece == 0 {
+                sources.pop();
+            }
         }
         engine.have[n] -= owed;
     }
