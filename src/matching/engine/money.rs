@@ -680,4 +680,51 @@ mod tests {
         assert_eq!(soon.len(), 1);
         assert_eq!((soon[0].offer, soon[0].quantity), (Some(0), 5));
     }
+
+    #[test]
+    fn purses_keep_earmarks_on_several_lists_and_dates() {
+        let need = |id: &str, district: &str, group: &str, by: Option<&str>| {
+            let mut need = serde_json::json!({"id": id, "community": "c", "district": district,
+                "item": "mask", "quantity": 10, "urgency": "high", "group": group});
+            if let Some(by) = by {
+                need["needed_by"] = by.into();
+            }
+            need
+        };
+        let instance: Instance = serde_json::from_value(serde_json::json!({
+            "today": "2020-02-10",
+            "needs": [
+                need("elder_a", "a", "elders_living_alone", None),
+                need("resident_a", "a", "residents", None),
+                need("elder_b", "b", "elders_living_alone", Some("2020-02-12")),
+            ],
+            "sources": [
+                // Only for elders in district a.
+                {"id": "m1", "kind": "money", "amount": "10.00",
+                 "earmark": {"districts": ["a"], "groups": ["elders_living_alone"]}},
+                // Open, but only from after elder_b's date.
+                {"id": "m2", "kind": "money", "amount": "10.00",
+                 "available_from": "2020-02-15"}
+            ],
+            "offers": [
+                {"id": "o1", "supplier": "s", "item": "mask", "unit_price": "1.00",
+                 "capacity": 100, "lead_days": 0}
+            ]
+        }))
+        .unwrap();
+        let plan = crate::matching::engine::plan(&instance).unwrap();
+        let mut paid: Vec<(String, String, i64)> = plan
+            .allocations
+            .into_iter()
+            .map(|line| (line.need, line.source, line.quantity))
+            .collect();
+        paid.sort();
+        assert_eq!(
+            paid,
+            vec![
+                ("elder_a".to_owned(), "m1".to_owned(), 10),
+                ("resident_a".to_owned(), "m2".to_owned(), 10),
+            ]
+        );
+    }
 }
