@@ -270,12 +270,18 @@ pub(super) fn allocate(engine: &mut Engine) {
                 if let Some((_, round)) = levels[g] {
                     engine.next_round = engine.next_round.max(round + 1);
                 }
-                let parts: Vec<(i128, i128)> = group
-                    .iter()
-                    .map(|&c| (clusters[c].asked as i128, clusters[c].have as i128))
-                    .collect();
-                let ranks: Vec<usize> = group.iter().map(|&c| clusters[c].rank).collect();
-                for (&c, given) in group.iter().zip(split_by_level(&parts, &ranks, units)) {
+                // A group of one cluster takes it all (a pass never gives more than is asked).
+                let split = if group.len() == 1 {
+                    vec![units]
+                } else {
+                    let parts: Vec<(i128, i128)> = group
+                        .iter()
+                        .map(|&c| (clusters[c].asked as i128, clusters[c].have as i128))
+                        .collect();
+                    let ranks: Vec<usize> = group.iter().map(|&c| clusters[c].rank).collect();
+                    split_by_level(&parts, &ranks, units)
+                };
+                for (&c, given) in group.iter().zip(split) {
                     if given == 0 {
                         continue;
                     }
