@@ -61,6 +61,7 @@ fn run(problem: &Problem) -> Engine<'_> {
     money::allocate(&mut engine);
     engine.top_up();
     money::consolidate_purchases(&mut engine);
+    flow::release_spare_networks();
     engine
 }
 

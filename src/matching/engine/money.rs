@@ -186,6 +186,8 @@ pub(super) fn allocate(engine: &mut Engine) {
                     (item, open)
                 })
                 .collect();
+            let mut cheapest_open: FxHashMap<(u32, Option<NaiveDate>), Option<usize>> =
+                FxHashMap::default();
             let mut pass = FairProblem {
                 supplies: supplies.clone(),
                 pools: pools.lists.clone(),
@@ -205,12 +207,15 @@ pub(super) fn allocate(engine: &mut Engine) {
                 let channel = match cluster.buys {
                     Buys::Rate(_) if rates_done => continue,
                     Buys::Rate(rate) => Channel::Rate(rate),
-                    Buys::Goods(item, _) => {
-                        let need = &problem.needs[cluster.needs[0]];
-                        let open = open_offers[&item]
-                            .iter()
-                            .copied()
-                            .find(|&o| problem.offers[o].may_serve(need, today));
+                    Buys::Goods(item, by) => {
+                        // The cheapest open offer depends on the item and date only.
+                        let open = *cheapest_open.entry((item, by)).or_insert_with(|| {
+                            let need = &problem.needs[cluster.needs[0]];
+                            open_offers[&item]
+                                .iter()
+                                .copied()
+                                .find(|&o| problem.offers[o].may_serve(need, today))
+                        });
                         match open {
                             Some(o) => Channel::Offer(o),
                             None => continue,
