@@ -27,7 +27,7 @@ pub struct FlowNetwork {
 pub struct EdgeId(usize);
 
 /// How many dropped networks each thread keeps for their memory.
-const SPARE_NETWORKS: usize = 2;
+const SPARE_NETWORKS: usize = 1;
 
 thread_local! {
     /// Networks dropped on this thread, kept for their buffers: the fairness solver builds and
