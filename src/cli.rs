@@ -205,8 +205,15 @@ fn plan_file(input: &Path, output: Option<&Path>) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", input.display()))?;
     let instance = engine::Instance::from_json(&text)
         .map_err(|e| anyhow::anyhow!("invalid instance {}: {e}", input.display()))?;
-    let plan = engine::plan(&instance)
+    drop(text);
+    let problem = instance
+        .check()
         .map_err(|e| anyhow::anyhow!("invalid instance {}: {e}", input.display()))?;
+    // The checked problem holds all the engine needs: the text and the instance as read are
+    // freed before planning, so they do not add to the peak.
+    drop(instance);
+    let plan = engine::solve(&problem);
+    drop(problem);
     let json = serde_json::to_string_pretty(&plan)? + "\n";
     match output {
         Some(path) => std::fs::write(path, json)
