@@ -387,6 +387,20 @@ impl FairProblem {
             // Behind the cut (not reachable from the source): groups that only reach supply
             // behind it, all of which they need. The reachable side never needs that supply.
             let side = built.net.source_side(SOURCE);
+            // Feasible fixed amounts always leave some group or supply on the source side; if
+            // none is, the part cannot be split (and would be split again forever).
+            let splits = (0..part.groups.len()).any(|g| side[part.group_node(g)])
+                || (0..part.supplies.len()).any(|s| side[part.supply_node(s as u32)]);
+            debug_assert!(splits, "fixed amounts beyond the supply: {:?}", part.groups);
+            if !splits {
+                leaves.push(Leaf {
+                    level,
+                    part,
+                    ids,
+                    built,
+                });
+                continue;
+            }
             for reachable in [false, true] {
                 let kept: Vec<bool> = (0..part.supplies.len())
                     .map(|s| side[part.supply_node(s as u32)] == reachable)

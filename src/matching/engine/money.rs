@@ -408,7 +408,7 @@ fn hand_out(
 
 /// An offer asked for more than it can still deliver this pass shares what it has among the
 /// groups buying through it, in proportion to what each asked (whole units, the spare units to
-/// the first groups); the money they do not spend is free for the next pass, where those needs
+/// the first groups that were cut); the money they do not spend is free for the next pass, where those needs
 /// turn to their next cheapest offer.
 fn fit_offer_capacity(
     engine: &Engine,
@@ -432,14 +432,19 @@ fn fit_offer_capacity(
             continue;
         }
         let mut spare = left;
+        let mut cut = Vec::with_capacity(groups.len());
         for &i in groups {
             let share = (units[i] as i128 * left as i128 / wanted as i128) as i64;
+            if share < units[i] {
+                cut.push(i);
+            }
             units[i] = share;
             spare -= share;
         }
-        let mut order = groups.clone();
-        order.sort_unstable();
-        for i in order {
+        // The spare units go one each to the first groups that were cut, never above what a
+        // group's money was found to pay for.
+        cut.sort_unstable();
+        for i in cut {
             if spare == 0 {
                 break;
             }
@@ -737,5 +742,22 @@ mod tests {
                 ("resident_a".to_owned(), "m2".to_owned(), 10),
             ]
         );
+    }
+
+    #[test]
+    fn an_offer_short_of_units_never_gives_a_group_more_than_its_money_paid_for() {
+        let instance: Instance = serde_json::from_value(serde_json::json!({
+            "today": "2020-02-10",
+            "offers": [{"id": "o", "supplier": "s", "item": "mask", "unit_price": "1.20",
+                        "capacity": 2}]
+        }))
+        .unwrap();
+        let problem = instance.check().unwrap();
+        let engine = Engine::new(&problem);
+        let channels = [Channel::Offer(0); 3];
+        // Three groups found money for 3, 2 and 0 units; the offer has 2.
+        let mut units = [3, 2, 0];
+        fit_offer_capacity(&engine, &channels, &mut units, &[0]);
+        assert_eq!(units, [2, 0, 0]);
     }
 }
