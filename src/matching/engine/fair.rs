@@ -375,24 +375,21 @@ impl FairProblem {
             let Some((level, mut built, flow)) = part.try_even_level() else {
                 continue; // only fixed groups: routed at the end
             };
-            if flow == built.total_demand {
-                leaves.push(Leaf {
-                    level,
-                    part,
-                    ids,
-                    built,
-                });
-                continue;
-            }
             // Behind the cut (not reachable from the source): groups that only reach supply
             // behind it, all of which they need. The reachable side never needs that supply.
-            let side = built.net.source_side(SOURCE);
             // Feasible fixed amounts always leave some group or supply on the source side; if
             // none is, the part cannot be split (and would be split again forever).
-            let splits = (0..part.groups.len()).any(|g| side[part.group_node(g)])
-                || (0..part.supplies.len()).any(|s| side[part.supply_node(s as u32)]);
-            debug_assert!(splits, "fixed amounts beyond the supply: {:?}", part.groups);
-            if !splits {
+            let side = (flow < built.total_demand).then(|| built.net.source_side(SOURCE));
+            let splits = side.as_ref().is_some_and(|side| {
+                (0..part.groups.len()).any(|g| side[part.group_node(g)])
+                    || (0..part.supplies.len()).any(|s| side[part.supply_node(s as u32)])
+            });
+            debug_assert!(
+                side.is_none() || splits,
+                "fixed amounts beyond the supply: {:?}",
+                part.groups
+            );
+            let Some(side) = side.filter(|_| splits) else {
                 leaves.push(Leaf {
                     level,
                     part,
@@ -400,7 +397,7 @@ impl FairProblem {
                     built,
                 });
                 continue;
-            }
+            };
             for reachable in [false, true] {
                 let kept: Vec<bool> = (0..part.supplies.len())
                     .map(|s| side[part.supply_node(s as u32)] == reachable)

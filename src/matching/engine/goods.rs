@@ -267,14 +267,7 @@ mod tests {
 
     #[test]
     fn pools_keep_earmarks_on_several_lists_and_dates() {
-        let need = |id: &str, district: &str, group: &str, by: Option<&str>| {
-            let mut need = serde_json::json!({"id": id, "community": "c", "district": district,
-                "item": "mask", "quantity": 10, "urgency": "high", "group": group});
-            if let Some(by) = by {
-                need["needed_by"] = by.into();
-            }
-            need
-        };
+        let need = crate::matching::engine::test_need;
         let got = received(serde_json::json!({
             "today": "2020-02-10",
             "needs": [

@@ -345,6 +345,22 @@ pub(crate) fn split_by_level(parts: &[(i128, i128)], ranks: &[usize], units: i64
     given
 }
 
+/// A need for the engine's unit tests: ten masks, urgency high, in community `c`.
+#[cfg(test)]
+pub(crate) fn test_need(
+    id: &str,
+    district: &str,
+    group: &str,
+    by: Option<&str>,
+) -> serde_json::Value {
+    let mut need = serde_json::json!({"id": id, "community": "c", "district": district,
+        "item": "mask", "quantity": 10, "urgency": "high", "group": group});
+    if let Some(by) = by {
+        need["needed_by"] = by.into();
+    }
+    need
+}
+
 /// A key that keeps nearby points near each other when sorted (Morton order).
 pub(crate) fn place_key(location: Option<[f64; 2]>) -> u64 {
     let Some([lat, lon]) = location else {
