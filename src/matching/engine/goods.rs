@@ -267,14 +267,9 @@ mod tests {
 
     #[test]
     fn pools_keep_earmarks_on_several_lists_and_dates() {
-        let need = crate::matching::engine::test_need;
         let got = received(serde_json::json!({
             "today": "2020-02-10",
-            "needs": [
-                need("elder_a", "a", "elders_living_alone", None),
-                need("resident_a", "a", "residents", None),
-                need("elder_b", "b", "elders_living_alone", Some("2020-02-12")),
-            ],
+            "needs": crate::matching::engine::earmark_test_needs(),
             "sources": [
                 // Only elders in district a.
                 {"id": "l1", "kind": "stock", "item": "mask", "quantity": 10,

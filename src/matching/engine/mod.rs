@@ -345,20 +345,21 @@ pub(crate) fn split_by_level(parts: &[(i128, i128)], ranks: &[usize], units: i64
     given
 }
 
-/// A need for the engine's unit tests: ten masks, urgency high, in community `c`.
+/// Needs for the engine's earmark tests: ten masks each for an elder and a resident of
+/// district a, and for an elder of district b who needs them by 2020-02-12.
 #[cfg(test)]
-pub(crate) fn test_need(
-    id: &str,
-    district: &str,
-    group: &str,
-    by: Option<&str>,
-) -> serde_json::Value {
-    let mut need = serde_json::json!({"id": id, "community": "c", "district": district,
-        "item": "mask", "quantity": 10, "urgency": "high", "group": group});
-    if let Some(by) = by {
-        need["needed_by"] = by.into();
-    }
-    need
+pub(crate) fn earmark_test_needs() -> serde_json::Value {
+    let need = |id: &str, district: &str, group: &str| {
+        serde_json::json!({"id": id, "community": "c", "district": district,
+            "item": "mask", "quantity": 10, "urgency": "high", "group": group})
+    };
+    let mut needs = vec![
+        need("elder_a", "a", "elders_living_alone"),
+        need("resident_a", "a", "residents"),
+        need("elder_b", "b", "elders_living_alone"),
+    ];
+    needs[2]["needed_by"] = "2020-02-12".into();
+    serde_json::Value::Array(needs)
 }
 
 /// A key that keeps nearby points near each other when sorted (Morton order).

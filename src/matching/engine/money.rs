@@ -699,14 +699,9 @@ mod tests {
 
     #[test]
     fn purses_keep_earmarks_on_several_lists_and_dates() {
-        let need = crate::matching::engine::test_need;
         let instance: Instance = serde_json::from_value(serde_json::json!({
             "today": "2020-02-10",
-            "needs": [
-                need("elder_a", "a", "elders_living_alone", None),
-                need("resident_a", "a", "residents", None),
-                need("elder_b", "b", "elders_living_alone", Some("2020-02-12")),
-            ],
+            "needs": crate::matching::engine::earmark_test_needs(),
             "sources": [
                 // Only for elders in district a.
                 {"id": "m1", "kind": "money", "amount": "10.00",
