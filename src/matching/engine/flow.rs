@@ -32,7 +32,7 @@ const SPARE_NETWORKS: usize = 1;
 thread_local! {
     /// Networks dropped on this thread, kept for their buffers: the fairness solver builds and
     /// drops many large networks in a row, and memory handed back to the system comes back as
-    /// fresh pages the kernel must zero first (a fifth of the engine's time before).
+    /// fresh pages the kernel must zero first (a fifth or more of a profile of the engine).
     static SPARE: std::cell::RefCell<Vec<FlowNetwork>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 
 use super::eligible::Pools;
 use super::fair::{Demand, FairProblem, Group, Level};
-use super::instance::Earmark;
+use super::instance::{Earmark, Source};
 use super::{split_by_level, Engine, Line, Share};
 
 /// What a group of needs is paid through: an offer, or the needs' own rate.
@@ -95,24 +95,24 @@ impl Settled {
     }
 }
 
+/// A purse: what makes money sources alike for every need (earmark and dates).
+type Purse<'p> = (&'p Earmark, Option<NaiveDate>, Option<NaiveDate>);
+
+fn purse(source: &Source) -> Purse<'_> {
+    (&source.earmark, source.available_from, source.expires)
+}
+
 pub(super) fn allocate(engine: &mut Engine) {
     let problem = engine.problem;
     let today = problem.today;
-    // Purses: money sources alike for every need (earmark and dates).
-    type PurseKey = (Earmark, Option<NaiveDate>, Option<NaiveDate>);
-    let mut key_index: FxHashMap<PurseKey, usize> = FxHashMap::default();
+    let mut key_index: FxHashMap<Purse, usize> = FxHashMap::default();
     let mut purses: Vec<Vec<usize>> = Vec::new();
     for (s, source) in problem.sources.iter().enumerate() {
         let expired = source.expires.is_some_and(|e| e < today);
         if source.item.is_some() || engine.left[s] <= 0 || expired {
             continue;
         }
-        let key = (
-            source.earmark.clone(),
-            source.available_from,
-            source.expires,
-        );
-        let index = *key_index.entry(key).or_insert_with(|| {
+        let index = *key_index.entry(purse(source)).or_insert_with(|| {
             purses.push(Vec::new());
             purses.len() - 1
         });
@@ -408,8 +408,8 @@ fn hand_out(
 
 /// An offer asked for more than it can still deliver this pass shares what it has among the
 /// groups buying through it, in proportion to what each asked (whole units, the spare units to
-/// the first groups that were cut); the money they do not spend is free for the next pass, where those needs
-/// turn to their next cheapest offer.
+/// the first groups that were cut); the money they do not spend is free for the next pass,
+/// where those needs turn to their next cheapest offer.
 fn fit_offer_capacity(
     engine: &Engine,
     channels: &[Channel],
@@ -545,17 +545,14 @@ fn pay(
 /// every deadline whenever the lines before did (a cell where it would not is left as it was).
 pub(super) fn consolidate_purchases(engine: &mut Engine) {
     let problem = engine.problem;
-    // Each money source's purse, numbered once: sources alike in earmark and dates.
-    type Purse<'p> = (&'p Earmark, Option<NaiveDate>, Option<NaiveDate>);
+    // Each money source's purse, numbered once.
     let mut purse_ids: FxHashMap<Purse, u32> = FxHashMap::default();
     let purse_of: Vec<u32> = problem
         .sources
         .iter()
         .map(|source| {
             let next = purse_ids.len() as u32;
-            *purse_ids
-                .entry((&source.earmark, source.available_from, source.expires))
-                .or_insert(next)
+            *purse_ids.entry(purse(source)).or_insert(next)
         })
         .collect();
     let mut cells: FxHashMap<(u32, u32), Vec<Line>> = FxHashMap::default();
