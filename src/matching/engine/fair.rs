@@ -70,10 +70,6 @@ impl Level {
         }
     }
 
-    fn less_than(self, other: Level) -> bool {
-        self.num * other.den < other.num * self.den
-    }
-
     /// Per cent, rounded down, for explanations.
     pub fn percent(self) -> i128 {
         self.num * 100 / self.den
@@ -86,22 +82,20 @@ pub fn water_level(parts: &[(Cap, Cap)], amount: Cap) -> Level {
     let mut rising: Vec<(Cap, Cap)> = parts.iter().copied().filter(|p| p.0 > 0).collect();
     rising.sort_by(|a, b| (a.1 * b.0).cmp(&(b.1 * a.0)));
     let (mut weights, mut bases) = (0, 0);
-    let mut level = Level::new(0, 1);
+    // Reduced once at the end: the comparisons do not need it, and a gcd per step is slow.
+    let (mut num, mut den) = (0, 1);
     for (i, &(weight, base)) in rising.iter().enumerate() {
         weights += weight;
         bases += base;
-        level = Level::new(amount + bases, weights);
-        if rising
-            .get(i + 1)
-            .is_none_or(|&(w, b)| level.num * w <= b * level.den)
-        {
+        (num, den) = (amount + bases, weights);
+        if rising.get(i + 1).is_none_or(|&(w, b)| num * w <= b * den) {
             break;
         }
     }
-    if Level::FULL.less_than(level) {
+    if num >= den {
         Level::FULL
     } else {
-        level
+        Level::new(num, den)
     }
 }
 

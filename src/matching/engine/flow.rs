@@ -6,18 +6,25 @@ pub type Cap = i128;
 /// Capacity that no finite demand reaches.
 pub const INFINITE: Cap = i128::MAX / 4;
 
-/// The network in compressed form: edge `e` and its reverse `e ^ 1` are stored side by side,
-/// and each node's edges lie in one run of `out` (in the order they were added), which keeps
-/// the breadth-first passes over large networks in cache.
+/// The network as built: edge `e` and its reverse `e ^ 1` side by side. Before a flow it is
+/// packed: every half edge is copied under the node it leaves, so that each node's edges lie
+/// in one run of the packed arrays (in the order they were added) and a pass over them reads
+/// memory in order, with no lookup through an edge index.
 #[derive(Debug, Clone, Default)]
 pub struct FlowNetwork {
     nodes: usize,
     to: Vec<u32>,
     cap: Vec<Cap>,
-    /// `out[first[v]..first[v + 1]]` are node `v`'s edges once packed (empty while building).
+    /// Packed: `first[v]..first[v + 1]` are node `v`'s half edges (empty while building).
     first: Vec<u32>,
-    out: Vec<u32>,
+    /// Per packed half edge: its head, its residual capacity and the place of its reverse.
+    head: Vec<u32>,
+    residual: Vec<Cap>,
+    reverse: Vec<u32>,
+    /// Per half edge as added: its packed place.
+    place: Vec<u32>,
     level: Vec<i32>,
+    /// Per node: the next packed half edge the current phase tries.
     cursor: Vec<u32>,
     queue: Vec<u32>,
 }
@@ -74,7 +81,6 @@ impl FlowNetwork {
         net.to.clear();
         net.cap.clear();
         net.first.clear();
-        net.out.clear();
         net.level.clear();
         net.level.resize(nodes, 0);
         net.cursor.clear();
@@ -87,7 +93,7 @@ impl FlowNetwork {
     }
 
     pub fn add_edge(&mut self, from: usize, to: usize, cap: Cap) -> EdgeId {
-        self.first.clear(); // packed again before the next flow
+        self.unpack();
         let id = self.to.len();
         self.to.push(to as u32);
         self.cap.push(cap);
@@ -96,70 +102,110 @@ impl FlowNetwork {
         EdgeId(id)
     }
 
+    fn packed(&self) -> bool {
+        !self.first.is_empty()
+    }
+
     /// Files every half edge under the node it leaves, in the order the edges were added
     /// (a counting sort), once before a flow.
     fn pack(&mut self) {
-        if !self.first.is_empty() {
+        if self.packed() {
             return;
         }
+        let halves = self.to.len();
         let mut first = std::mem::take(&mut self.first);
-        first.clear();
         first.resize(self.nodes + 1, 0);
-        for e in 0..self.to.len() {
+        for e in 0..halves {
             first[self.to[e ^ 1] as usize + 1] += 1;
         }
         for v in 0..self.nodes {
             first[v + 1] += first[v];
         }
-        // Each node's next free place, kept in `cursor` (reset before every flow).
+        // Each node's next free place, kept in `cursor` (reset before every phase).
         self.cursor.clear();
         self.cursor.extend_from_slice(&first[..self.nodes]);
-        self.out.clear();
-        self.out.resize(self.to.len(), 0);
-        for e in 0..self.to.len() {
+        self.place.clear();
+        self.place.resize(halves, 0);
+        self.head.clear();
+        self.head.resize(halves, 0);
+        self.residual.clear();
+        self.residual.resize(halves, 0);
+        for e in 0..halves {
             let v = self.to[e ^ 1] as usize;
-            self.out[self.cursor[v] as usize] = e as u32;
+            let p = self.cursor[v];
             self.cursor[v] += 1;
+            self.place[e] = p;
+            self.head[p as usize] = self.to[e];
+            self.residual[p as usize] = self.cap[e];
+        }
+        self.reverse.clear();
+        self.reverse.resize(halves, 0);
+        for e in 0..halves {
+            self.reverse[self.place[e] as usize] = self.place[e ^ 1];
         }
         self.first = first;
     }
 
-    fn edges_of(&self, node: usize) -> &[u32] {
-        &self.out[self.first[node] as usize..self.first[node + 1] as usize]
+    /// Writes the packed capacities back under the edges as added, before the network grows.
+    fn unpack(&mut self) {
+        if !self.packed() {
+            return;
+        }
+        for e in 0..self.to.len() {
+            self.cap[e] = self.residual[self.place[e] as usize];
+        }
+        self.first.clear();
+    }
+
+    /// The current capacity of half edge `e`, wherever it is kept.
+    fn half(&mut self, e: usize) -> &mut Cap {
+        if self.packed() {
+            &mut self.residual[self.place[e] as usize]
+        } else {
+            &mut self.cap[e]
+        }
+    }
+
+    fn half_value(&self, e: usize) -> Cap {
+        if self.packed() {
+            self.residual[self.place[e] as usize]
+        } else {
+            self.cap[e]
+        }
     }
 
     /// Flow currently on an edge.
     pub fn flow(&self, edge: EdgeId) -> Cap {
-        self.cap[edge.0 + 1]
+        self.half_value(edge.0 + 1)
     }
 
     /// Sets an edge's capacity and clears its flow.
     pub fn set_capacity(&mut self, edge: EdgeId, cap: Cap) {
-        self.cap[edge.0] = cap;
-        self.cap[edge.0 + 1] = 0;
+        *self.half(edge.0) = cap;
+        *self.half(edge.0 + 1) = 0;
     }
 
     /// Capacity still unused on an edge.
     pub fn residual(&self, edge: EdgeId) -> Cap {
-        self.cap[edge.0]
+        self.half_value(edge.0)
     }
 
     /// Raises an edge's capacity; the flow on it stays.
     pub fn widen(&mut self, edge: EdgeId, extra: Cap) {
-        self.cap[edge.0] += extra;
+        *self.half(edge.0) += extra;
     }
 
     /// Lowers an edge's unused capacity (never below its flow).
     pub fn narrow(&mut self, edge: EdgeId, less: Cap) {
-        let residual = &mut self.cap[edge.0];
+        let residual = self.half(edge.0);
         *residual = (*residual - less).max(0);
     }
 
     /// Takes `amount` of flow off an edge (it must carry at least that much). The caller keeps
     /// conservation by cancelling the same amount on the edges before and after it.
     pub fn cancel(&mut self, edge: EdgeId, amount: Cap) {
-        self.cap[edge.0] += amount;
-        self.cap[edge.0 + 1] -= amount;
+        *self.half(edge.0) += amount;
+        *self.half(edge.0 + 1) -= amount;
     }
 
     /// Levels by breadth-first search from `source`; stops once the sink's level is known
@@ -174,10 +220,10 @@ impl FlowNetwork {
             let node = self.queue[head] as usize;
             head += 1;
             let next = self.level[node] + 1;
-            let (a, b) = (self.first[node] as usize, self.first[node + 1] as usize);
-            for &e in &self.out[a..b] {
-                let to = self.to[e as usize] as usize;
-                if self.cap[e as usize] > 0 && self.level[to] < 0 {
+            let run = self.first[node] as usize..self.first[node + 1] as usize;
+            for (&to, &residual) in self.head[run.clone()].iter().zip(&self.residual[run]) {
+                let to = to as usize;
+                if residual > 0 && self.level[to] < 0 {
                     self.level[to] = next;
                     if to == sink {
                         return true;
@@ -189,25 +235,34 @@ impl FlowNetwork {
         false
     }
 
-    fn dfs(&mut self, node: usize, sink: usize, pushed: Cap) -> Cap {
+    /// Pushes up to `limit` from `node` towards the sink along the level graph, through as
+    /// many edges as it takes: one call saturates a whole subtree of shortest paths instead
+    /// of walking down from the source once per path. A node that returns less than it was
+    /// offered has no path left in this phase (its cursor is at its end).
+    fn dfs(&mut self, node: usize, sink: usize, limit: Cap) -> Cap {
         if node == sink {
-            return pushed;
+            return limit;
         }
         let end = self.first[node + 1];
-        while self.first[node] + self.cursor[node] < end {
-            let e = self.out[(self.first[node] + self.cursor[node]) as usize] as usize;
-            let (to, cap) = (self.to[e] as usize, self.cap[e]);
-            if cap > 0 && self.level[to] == self.level[node] + 1 {
-                let got = self.dfs(to, sink, pushed.min(cap));
+        let next = self.level[node] + 1;
+        let mut pushed = 0;
+        while self.cursor[node] < end {
+            let p = self.cursor[node] as usize;
+            let (to, residual) = (self.head[p] as usize, self.residual[p]);
+            if residual > 0 && self.level[to] == next {
+                let got = self.dfs(to, sink, (limit - pushed).min(residual));
                 if got > 0 {
-                    self.cap[e] -= got;
-                    self.cap[e ^ 1] += got;
-                    return got;
+                    self.residual[p] -= got;
+                    self.residual[self.reverse[p] as usize] += got;
+                    pushed += got;
+                    if pushed == limit {
+                        return pushed;
+                    }
                 }
             }
             self.cursor[node] += 1;
         }
-        0
+        pushed
     }
 
     /// Pushes as much more flow as fits; returns the amount added.
@@ -215,14 +270,8 @@ impl FlowNetwork {
         self.pack();
         let mut total = 0;
         while self.bfs(source, sink) {
-            self.cursor.fill(0);
-            loop {
-                let pushed = self.dfs(source, sink, INFINITE);
-                if pushed == 0 {
-                    break;
-                }
-                total += pushed;
-            }
+            self.cursor.copy_from_slice(&self.first[..self.nodes]);
+            total += self.dfs(source, sink, INFINITE);
         }
         total
     }
@@ -235,9 +284,10 @@ impl FlowNetwork {
         seen[source] = true;
         let mut stack = vec![source];
         while let Some(node) = stack.pop() {
-            for &e in self.edges_of(node) {
-                let to = self.to[e as usize] as usize;
-                if self.cap[e as usize] > 0 && !seen[to] {
+            let run = self.first[node] as usize..self.first[node + 1] as usize;
+            for (&to, &residual) in self.head[run.clone()].iter().zip(&self.residual[run]) {
+                let to = to as usize;
+                if residual > 0 && !seen[to] {
                     seen[to] = true;
                     stack.push(to);
                 }
