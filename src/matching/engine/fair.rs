@@ -106,9 +106,9 @@ fn gcd(mut a: Cap, mut b: Cap) -> Cap {
     a
 }
 
-/// The flow network: source → supply → (pool →) eligibility set → group → sink. Groups with
-/// the same eligible supplies (or pools) share one eligibility-set node, which keeps the edges
-/// few when many groups draw on the same supplies.
+/// The flow network: source → supply → (pool →) eligibility set → sink, one edge to the sink
+/// per group. Groups with the same eligible supplies (or pools) share one eligibility-set node,
+/// which keeps the edges few when many groups draw on the same supplies.
 struct Built {
     net: FlowNetwork,
     demand_edges: Vec<EdgeId>,
@@ -117,9 +117,17 @@ struct Built {
     pool_edges: Vec<Vec<(u32, EdgeId)>>,
     /// Per eligibility set: the edges from its supplies (or pools).
     set_edges: Vec<Vec<(u32, EdgeId)>>,
-    /// Per group: its eligibility set and the edge from it.
-    group_sets: Vec<(usize, EdgeId)>,
+    /// Per group: its eligibility set.
+    group_sets: Vec<usize>,
+    first_set: usize,
     total_demand: Cap,
+}
+
+impl Built {
+    /// The node a group's flow passes through: its eligibility set's.
+    fn group_node(&self, g: usize) -> usize {
+        self.first_set + self.group_sets[g]
+    }
 }
 
 const SOURCE: usize = 0;
@@ -165,12 +173,8 @@ impl FairProblem {
         2 + s as usize
     }
 
-    fn group_node(&self, g: usize) -> usize {
-        2 + self.supplies.len() + g
-    }
-
     fn pool_node(&self, p: u32) -> usize {
-        2 + self.supplies.len() + self.groups.len() + p as usize
+        2 + self.supplies.len() + p as usize
     }
 
     /// The node a group's entry (a supply, or a pool) stands for.
@@ -186,7 +190,7 @@ impl FairProblem {
     fn build(&self, scale: Cap, demands: &[Cap]) -> Built {
         let mut set_index: FxHashMap<&[u32], usize> = FxHashMap::default();
         let mut sets: Vec<&[u32]> = Vec::new();
-        let group_set: Vec<usize> = self
+        let group_sets: Vec<usize> = self
             .groups
             .iter()
             .map(|group| {
@@ -196,11 +200,11 @@ impl FairProblem {
                 })
             })
             .collect();
-        let first_set = 2 + self.supplies.len() + self.groups.len() + self.pools.len();
+        let first_set = 2 + self.supplies.len() + self.pools.len();
         let edges = self.supplies.len()
             + self.pools.iter().map(Vec::len).sum::<usize>()
             + sets.iter().map(|s| s.len()).sum::<usize>()
-            + 2 * self.groups.len();
+            + self.groups.len();
         let mut net = FlowNetwork::with_edges(first_set + sets.len(), edges);
         let supply_edges = (0..self.supplies.len())
             .map(|s| net.add_edge(SOURCE, self.supply_node(s as u32), self.supplies[s] * scale))
@@ -224,13 +228,11 @@ impl FairProblem {
                     .collect()
             })
             .collect();
-        let mut group_sets = Vec::with_capacity(self.groups.len());
-        let mut demand_edges = Vec::with_capacity(self.groups.len());
-        for (g, &k) in group_set.iter().enumerate() {
-            let node = self.group_node(g);
-            group_sets.push((k, net.add_edge(first_set + k, node, INFINITE)));
-            demand_edges.push(net.add_edge(node, SINK, demands[g]));
-        }
+        let demand_edges = group_sets
+            .iter()
+            .zip(demands)
+            .map(|(&k, &demand)| net.add_edge(first_set + k, SINK, demand))
+            .collect();
         Built {
             net,
             demand_edges,
@@ -238,6 +240,7 @@ impl FairProblem {
             pool_edges,
             set_edges,
             group_sets,
+            first_set,
             total_demand: demands.iter().sum(),
         }
     }
@@ -253,9 +256,8 @@ impl FairProblem {
                 built.net.set_capacity(edge, INFINITE);
             }
         }
-        for (g, &(_, edge)) in built.group_sets.iter().enumerate() {
-            built.net.set_capacity(edge, INFINITE);
-            built.net.set_capacity(built.demand_edges[g], demands[g]);
+        for (&edge, &demand) in built.demand_edges.iter().zip(demands) {
+            built.net.set_capacity(edge, demand);
         }
         built.total_demand = demands.iter().sum();
     }
@@ -269,6 +271,31 @@ impl FairProblem {
                 Demand::Rising { weight, base, .. } => (t.num * weight - base * t.den).max(0),
             })
             .collect()
+    }
+
+    /// `groups` (drawing on this problem's supplies or pools) over this problem's supplies and
+    /// only the pools they draw on, renumbered: a pool no group uses would only make every
+    /// network bigger.
+    fn over(&self, mut groups: Vec<Group>) -> FairProblem {
+        let mut pools = Vec::new();
+        if !self.pools.is_empty() {
+            let mut local = vec![u32::MAX; self.pools.len()];
+            for group in &mut groups {
+                for entry in &mut group.supplies {
+                    let p = *entry as usize;
+                    if local[p] == u32::MAX {
+                        local[p] = pools.len() as u32;
+                        pools.push(self.pools[p].clone());
+                    }
+                    *entry = local[p];
+                }
+            }
+        }
+        FairProblem {
+            supplies: self.supplies.clone(),
+            pools,
+            groups,
+        }
     }
 
     /// The groups `groups` with only the supplies marked in `kept` (renumbered; pools left
@@ -375,7 +402,7 @@ impl FairProblem {
             // none is, the part cannot be split (and would be split again forever).
             let side = (flow < built.total_demand).then(|| built.net.source_side(SOURCE));
             let splits = side.as_ref().is_some_and(|side| {
-                (0..part.groups.len()).any(|g| side[part.group_node(g)])
+                (0..part.groups.len()).any(|g| side[built.group_node(g)])
                     || (0..part.supplies.len()).any(|s| side[part.supply_node(s as u32)])
             });
             debug_assert!(
@@ -397,7 +424,7 @@ impl FairProblem {
                     .map(|s| side[part.supply_node(s as u32)] == reachable)
                     .collect();
                 let groups: Vec<usize> = (0..part.groups.len())
-                    .filter(|&g| side[part.group_node(g)] == reachable)
+                    .filter(|&g| side[built.group_node(g)] == reachable)
                     .collect();
                 let sub_ids = groups.iter().map(|&g| ids[g]).collect();
                 stack.push((part.part(&groups, &kept), sub_ids));
@@ -413,34 +440,30 @@ impl FairProblem {
         // Fixed groups with the same supplies are interchangeable for routing: solve with one
         // merged group each, which keeps the networks small as classes and passes pile up
         // fixed groups.
-        let mut compact = FairProblem {
-            supplies: self.supplies.clone(),
-            pools: self.pools.clone(),
-            groups: Vec::new(),
-        };
+        let mut groups: Vec<Group> = Vec::new();
         let mut merged: FxHashMap<&[u32], usize> = FxHashMap::default();
         let mut rising = Vec::new();
         for (g, group) in self.groups.iter().enumerate() {
             match group.demand {
                 Demand::Fixed(amount) => {
                     let c = *merged.entry(&group.supplies).or_insert_with(|| {
-                        compact.groups.push(Group {
+                        groups.push(Group {
                             demand: Demand::Fixed(0),
                             ..group.clone()
                         });
-                        compact.groups.len() - 1
+                        groups.len() - 1
                     });
-                    if let Demand::Fixed(total) = &mut compact.groups[c].demand {
+                    if let Demand::Fixed(total) = &mut groups[c].demand {
                         *total += amount;
                     }
                 }
                 Demand::Rising { .. } => {
-                    rising.push((g, compact.groups.len()));
-                    compact.groups.push(group.clone());
+                    rising.push((g, groups.len()));
+                    groups.push(group.clone());
                 }
             }
         }
-        let solved = compact.solve_compact(first_round);
+        let solved = self.over(groups).solve_compact(first_round);
         let mut levels = vec![None; self.groups.len()];
         for (g, c) in rising {
             if let Some((demand, shape, level)) = solved[c].clone() {
@@ -586,14 +609,13 @@ impl FairProblem {
     }
 
     /// Cancels `amount` of the flow reaching the sink through group `g` (source → supply →
-    /// (pool →) group → sink), keeping every node balanced.
+    /// (pool →) set → sink), keeping every node balanced.
     fn cancel_through(&self, built: &mut Built, g: usize, amount: Cap) {
         if amount == 0 {
             return;
         }
         built.net.cancel(built.demand_edges[g], amount);
-        let (k, into_group) = built.group_sets[g];
-        built.net.cancel(into_group, amount);
+        let k = built.group_sets[g];
         let set_edges = std::mem::take(&mut built.set_edges[k]);
         let left = cancel_from(&mut built.net, &set_edges, amount, |net, entry, take| {
             if self.pools.is_empty() {
@@ -615,8 +637,9 @@ impl FairProblem {
     /// Routes fixed amounts through the network: how much each group takes from each supply.
     /// Every group must be fixed.
     pub fn route(&self) -> Vec<Vec<(u32, Cap)>> {
-        let demands: Vec<Cap> = (0..self.groups.len()).map(|g| self.amount(g)).collect();
-        let mut built = self.build(1, &demands);
+        let used = self.over(self.groups.clone());
+        let demands: Vec<Cap> = (0..used.groups.len()).map(|g| used.amount(g)).collect();
+        let mut built = used.build(1, &demands);
         let flow = built.net.max_flow(SOURCE, SINK);
         debug_assert_eq!(flow, built.total_demand, "fixed amounts are feasible");
         // Each eligibility set (and pool) passes on what it received; any split among the
@@ -636,9 +659,9 @@ impl FairProblem {
         let mut into_sets = inflows(&built.set_edges);
         let mut into_pools = inflows(&built.pool_edges);
         let mut routes = Vec::with_capacity(self.groups.len());
-        for &(k, into_group) in &built.group_sets {
+        for (&k, &demand_edge) in built.group_sets.iter().zip(&built.demand_edges) {
             let mut route = Vec::new();
-            for (entry, amount) in take_from(&mut into_sets[k], built.net.flow(into_group)) {
+            for (entry, amount) in take_from(&mut into_sets[k], built.net.flow(demand_edge)) {
                 if self.pools.is_empty() {
                     route.push((entry, amount));
                 } else {
