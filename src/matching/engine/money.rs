@@ -39,6 +39,10 @@ struct Cluster {
     rank: usize,
     /// The last fair share in which the cluster got units.
     share: Option<Share>,
+    /// The channel of the last pass it took part in and the number of its purchase there:
+    /// a cluster mostly buys through the same channel pass after pass, and looking its
+    /// purchase up among all of them costs more than the rest of the pass's bookkeeping.
+    bought_through: Option<(Channel, usize)>,
 }
 
 /// Units a cluster bought in one pass, through one channel.
@@ -260,13 +264,19 @@ pub(super) fn allocate(engine: &mut Engine) {
             let mut progress = false;
             for (g, ((channel, group), units)) in members.iter().zip(units).enumerate() {
                 let set = clusters[group[0]].set;
-                let purchase = *purchase_ids.entry((set, *channel)).or_insert_with(|| {
-                    purchases.push(Purchase {
-                        set,
-                        channel: *channel,
-                    });
-                    purchases.len() - 1
-                });
+                let purchase = match clusters[group[0]].bought_through {
+                    Some((last, purchase)) if last == *channel => purchase,
+                    _ => *purchase_ids.entry((set, *channel)).or_insert_with(|| {
+                        purchases.push(Purchase {
+                            set,
+                            channel: *channel,
+                        });
+                        purchases.len() - 1
+                    }),
+                };
+                for &c in group {
+                    clusters[c].bought_through = Some((*channel, purchase));
+                }
                 let unit = price(engine, *channel);
                 settled.add(set, &purse_sets[set], units as i128 * unit);
                 if let Channel::Offer(o) = *channel {
@@ -276,17 +286,19 @@ pub(super) fn allocate(engine: &mut Engine) {
                     engine.next_round = engine.next_round.max(round + 1);
                 }
                 // A group of one cluster takes it all (a pass never gives more than is asked).
+                let split_units: Vec<i64>;
                 let split = if group.len() == 1 {
-                    vec![units]
+                    std::slice::from_ref(&units)
                 } else {
                     let parts: Vec<(i128, i128)> = group
                         .iter()
                         .map(|&c| (clusters[c].asked as i128, clusters[c].have as i128))
                         .collect();
                     let ranks: Vec<usize> = group.iter().map(|&c| clusters[c].rank).collect();
-                    split_by_level(&parts, &ranks, units)
+                    split_units = split_by_level(&parts, &ranks, units);
+                    &split_units
                 };
-                for (&c, given) in group.iter().zip(split) {
+                for (&c, &given) in group.iter().zip(split) {
                     if given == 0 {
                         continue;
                     }
@@ -350,6 +362,7 @@ fn clusters(engine: &Engine, purses_of: &[Option<usize>]) -> (Vec<Cluster>, Vec<
                 have: 0,
                 rank: engine.rank[n],
                 share: None,
+                bought_through: None,
             });
             clusters.len() - 1
         });
@@ -376,7 +389,7 @@ fn hand_out(
             _ => bought.push((plan.purchase, plan.units)),
         }
     }
-    let mut pieces = Vec::new();
+    let mut pieces = Vec::with_capacity(planned.len());
     for (cluster, mut bought) in clusters.iter().zip(by_cluster) {
         let total: i64 = bought.iter().map(|b| b.1).sum();
         if total == 0 {
@@ -512,6 +525,7 @@ fn pay(
         sources.reverse();
         paid.push(sources);
     }
+    engine.lines.reserve(pieces.len());
     for &(purchase, n, units) in pieces {
         let offer = match purchases[purchase].channel {
             Channel::Offer(o) => Some(o),
