@@ -200,9 +200,20 @@ impl FairProblem {
                 })
             })
             .collect();
+        // A pool no group draws on gets no edges: an item has thousands of pools, and the
+        // groups of one class or one part of it use few of them.
+        let mut used = vec![false; self.pools.len()];
+        for group in &self.groups {
+            for &p in group.supplies.iter().filter(|_| !self.pools.is_empty()) {
+                used[p as usize] = true;
+            }
+        }
         let first_set = 2 + self.supplies.len() + self.pools.len();
         let edges = self.supplies.len()
-            + self.pools.iter().map(Vec::len).sum::<usize>()
+            + (self.pools.iter().zip(&used))
+                .filter(|(_, &used)| used)
+                .map(|(pool, _)| pool.len())
+                .sum::<usize>()
             + sets.iter().map(|s| s.len()).sum::<usize>()
             + self.groups.len();
         let mut net = FlowNetwork::with_edges(first_set + sets.len(), edges);
@@ -214,6 +225,7 @@ impl FairProblem {
                 let node = self.pool_node(p as u32);
                 self.pools[p]
                     .iter()
+                    .filter(|_| used[p])
                     .map(|&s| (s, net.add_edge(self.supply_node(s), node, INFINITE)))
                     .collect()
             })
@@ -271,31 +283,6 @@ impl FairProblem {
                 Demand::Rising { weight, base, .. } => (t.num * weight - base * t.den).max(0),
             })
             .collect()
-    }
-
-    /// `groups` (drawing on this problem's supplies or pools) over this problem's supplies and
-    /// only the pools they draw on, renumbered: a pool no group uses would only make every
-    /// network bigger.
-    fn over(&self, mut groups: Vec<Group>) -> FairProblem {
-        let mut pools = Vec::new();
-        if !self.pools.is_empty() {
-            let mut local = vec![u32::MAX; self.pools.len()];
-            for group in &mut groups {
-                for entry in &mut group.supplies {
-                    let p = *entry as usize;
-                    if local[p] == u32::MAX {
-                        local[p] = pools.len() as u32;
-                        pools.push(self.pools[p].clone());
-                    }
-                    *entry = local[p];
-                }
-            }
-        }
-        FairProblem {
-            supplies: self.supplies.clone(),
-            pools,
-            groups,
-        }
     }
 
     /// The groups `groups` with only the supplies marked in `kept` (renumbered; pools left
@@ -463,7 +450,12 @@ impl FairProblem {
                 }
             }
         }
-        let solved = self.over(groups).solve_compact(first_round);
+        let compact = FairProblem {
+            supplies: self.supplies.clone(),
+            pools: self.pools.clone(),
+            groups,
+        };
+        let solved = compact.solve_compact(first_round);
         let mut levels = vec![None; self.groups.len()];
         for (g, c) in rising {
             if let Some((demand, shape, level)) = solved[c].clone() {
@@ -637,9 +629,8 @@ impl FairProblem {
     /// Routes fixed amounts through the network: how much each group takes from each supply.
     /// Every group must be fixed.
     pub fn route(&self) -> Vec<Vec<(u32, Cap)>> {
-        let used = self.over(self.groups.clone());
-        let demands: Vec<Cap> = (0..used.groups.len()).map(|g| used.amount(g)).collect();
-        let mut built = used.build(1, &demands);
+        let demands: Vec<Cap> = (0..self.groups.len()).map(|g| self.amount(g)).collect();
+        let mut built = self.build(1, &demands);
         let flow = built.net.max_flow(SOURCE, SINK);
         debug_assert_eq!(flow, built.total_demand, "fixed amounts are feasible");
         // Each eligibility set (and pool) passes on what it received; any split among the

@@ -495,13 +495,16 @@ fn pay(
     for &(purchase, _, taken) in pieces {
         units[purchase] += taken;
     }
-    // Per purchase, the (source, units) it was paid with, used from the back.
-    let mut paid: Vec<Vec<(usize, i64)>> = Vec::with_capacity(purchases.len());
+    // The (source, units) each purchase was paid with, one run per purchase (in one vector:
+    // there are millions of purchases at national scale), and per purchase the next piece of
+    // its run to use and the run's end.
+    let mut paid: Vec<(usize, i64)> = Vec::with_capacity(purchases.len());
+    let mut runs: Vec<(usize, usize)> = Vec::with_capacity(purchases.len());
     let mut left = engine.left.clone();
     let mut cursors = vec![0usize; purses.len()];
     for (purchase, &owed) in purchases.iter().zip(&units) {
         let unit = price(engine, purchase.channel) as i64;
-        let mut sources = Vec::new();
+        let start = paid.len();
         let mut owed = owed;
         for (purse, budget) in routes[by_set[&purchase.set]].iter_mut() {
             let purse = *purse as usize;
@@ -513,7 +516,7 @@ fn pay(
                     cursors[purse] += 1;
                     continue;
                 }
-                sources.push((s, take));
+                paid.push((s, take));
                 left[s] -= take * unit;
                 owed -= take;
                 *budget -= take * unit;
@@ -522,8 +525,7 @@ fn pay(
                 break;
             }
         }
-        sources.reverse();
-        paid.push(sources);
+        runs.push((start, paid.len()));
     }
     engine.lines.reserve(pieces.len());
     for &(purchase, n, units) in pieces {
@@ -531,18 +533,16 @@ fn pay(
             Channel::Offer(o) => Some(o),
             Channel::Rate(_) => None,
         };
-        let sources = &mut paid[purchase];
+        let (next, end) = &mut runs[purchase];
         let mut owed = units;
-        while owed > 0 {
-            let Some((s, piece)) = sources.last_mut() else {
-                break;
-            };
+        while owed > 0 && *next < *end {
+            let (s, piece) = &mut paid[*next];
             let take = owed.min(*piece);
             engine.record(n, *s, offer, take);
             owed -= take;
             *piece -= take;
             if *piece == 0 {
-                sources.pop();
+                *next += 1;
             }
         }
         engine.have[n] -= owed;
