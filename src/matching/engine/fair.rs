@@ -173,16 +173,13 @@ impl FairProblem {
         2 + s as usize
     }
 
-    fn pool_node(&self, p: u32) -> usize {
-        2 + self.supplies.len() + p as usize
-    }
-
-    /// The node a group's entry (a supply, or a pool) stands for.
-    fn entry_node(&self, entry: u32) -> usize {
+    /// The node a group's entry (a supply, or a pool: numbered among the pools in use)
+    /// stands for.
+    fn entry_node(&self, entry: u32, pool_nodes: &[u32]) -> usize {
         if self.pools.is_empty() {
             self.supply_node(entry)
         } else {
-            self.pool_node(entry)
+            2 + self.supplies.len() + pool_nodes[entry as usize] as usize
         }
     }
 
@@ -200,18 +197,22 @@ impl FairProblem {
                 })
             })
             .collect();
-        // A pool no group draws on gets no edges: an item has thousands of pools, and the
-        // groups of one class or one part of it use few of them.
-        let mut used = vec![false; self.pools.len()];
-        for group in &self.groups {
-            for &p in group.supplies.iter().filter(|_| !self.pools.is_empty()) {
-                used[p as usize] = true;
+        // Only the pools some group draws on get a node and edges: an item has thousands of
+        // pools, and the groups of one class or one part of it use few of them.
+        let mut pool_nodes = vec![u32::MAX; self.pools.len()];
+        let mut pools_used = 0;
+        for group in self.groups.iter().filter(|_| !self.pools.is_empty()) {
+            for &p in &group.supplies {
+                if pool_nodes[p as usize] == u32::MAX {
+                    pool_nodes[p as usize] = pools_used;
+                    pools_used += 1;
+                }
             }
         }
-        let first_set = 2 + self.supplies.len() + self.pools.len();
+        let first_set = 2 + self.supplies.len() + pools_used as usize;
         let edges = self.supplies.len()
-            + (self.pools.iter().zip(&used))
-                .filter(|(_, &used)| used)
+            + (self.pools.iter().zip(&pool_nodes))
+                .filter(|(_, &node)| node != u32::MAX)
                 .map(|(pool, _)| pool.len())
                 .sum::<usize>()
             + sets.iter().map(|s| s.len()).sum::<usize>()
@@ -222,10 +223,12 @@ impl FairProblem {
             .collect();
         let pool_edges = (0..self.pools.len())
             .map(|p| {
-                let node = self.pool_node(p as u32);
+                if pool_nodes[p] == u32::MAX {
+                    return Vec::new();
+                }
+                let node = self.entry_node(p as u32, &pool_nodes);
                 self.pools[p]
                     .iter()
-                    .filter(|_| used[p])
                     .map(|&s| (s, net.add_edge(self.supply_node(s), node, INFINITE)))
                     .collect()
             })
@@ -236,7 +239,10 @@ impl FairProblem {
             .map(|(k, entries)| {
                 entries
                     .iter()
-                    .map(|&e| (e, net.add_edge(self.entry_node(e), first_set + k, INFINITE)))
+                    .map(|&e| {
+                        let from = self.entry_node(e, &pool_nodes);
+                        (e, net.add_edge(from, first_set + k, INFINITE))
+                    })
                     .collect()
             })
             .collect();
