@@ -43,9 +43,12 @@ struct Cluster {
     /// a cluster mostly buys through the same channel pass after pass, and looking its
     /// purchase up among all of them costs more than the rest of the pass's bookkeeping.
     bought_through: Option<(Channel, usize)>,
+    /// Its latest entry in the list of what the passes bought: units bought again through
+    /// the same purchase are added to it.
+    last_planned: Option<usize>,
 }
 
-/// Units a cluster bought in one pass, through one channel.
+/// Units a cluster bought through one purchase, in one pass or in several passes in a row.
 struct Planned {
     cluster: usize,
     /// Which of the `Purchase`s (purse set and channel) it belongs to.
@@ -172,7 +175,10 @@ pub(super) fn allocate(engine: &mut Engine) {
     let (mut clusters, mut by_class) = clusters(engine, &purses_of);
     let mut planned: Vec<Planned> = Vec::new();
     let mut purchases: Vec<Purchase> = Vec::new();
-    let mut purchase_ids: FxHashMap<(usize, Channel), usize> = FxHashMap::default();
+    // Per purse set, its purchases by channel: many small maps stay in cache where one map
+    // of all of them (millions at national scale) would not.
+    let mut purchase_ids: Vec<FxHashMap<Channel, usize>> =
+        vec![FxHashMap::default(); purse_sets.len()];
     let mut offer_units = vec![0i64; problem.offers.len()];
     let mut settled = Settled::default();
     for class_clusters in &mut by_class {
@@ -266,7 +272,7 @@ pub(super) fn allocate(engine: &mut Engine) {
                 let set = clusters[group[0]].set;
                 let purchase = match clusters[group[0]].bought_through {
                     Some((last, purchase)) if last == *channel => purchase,
-                    _ => *purchase_ids.entry((set, *channel)).or_insert_with(|| {
+                    _ => *purchase_ids[set].entry(*channel).or_insert_with(|| {
                         purchases.push(Purchase {
                             set,
                             channel: *channel,
@@ -306,11 +312,19 @@ pub(super) fn allocate(engine: &mut Engine) {
                     cluster.have += given;
                     cluster.share = levels[g].map(|(level, round)| Share { round, level });
                     progress = true;
-                    planned.push(Planned {
-                        cluster: c,
-                        purchase,
-                        units: given,
-                    });
+                    match cluster.last_planned {
+                        Some(last) if planned[last].purchase == purchase => {
+                            planned[last].units += given;
+                        }
+                        _ => {
+                            cluster.last_planned = Some(planned.len());
+                            planned.push(Planned {
+                                cluster: c,
+                                purchase,
+                                units: given,
+                            });
+                        }
+                    }
                 }
             }
             if !progress {
@@ -320,6 +334,9 @@ pub(super) fn allocate(engine: &mut Engine) {
     }
 
     let bought = hand_out(engine, &clusters, &planned);
+    // Payment writes a line per piece: at national scale the peak of the whole plan, so what
+    // the passes kept goes first.
+    drop((planned, clusters, purchase_ids, set_index, purses_of));
     let totals = FairProblem {
         supplies,
         pools: pools.lists,
@@ -363,6 +380,7 @@ fn clusters(engine: &Engine, purses_of: &[Option<usize>]) -> (Vec<Cluster>, Vec<
                 rank: engine.rank[n],
                 share: None,
                 bought_through: None,
+                last_planned: None,
             });
             clusters.len() - 1
         });
