@@ -80,7 +80,10 @@ impl Level {
 /// (water filling: the emptiest rise first).
 pub fn water_level(parts: &[(Cap, Cap)], amount: Cap) -> Level {
     let mut rising: Vec<(Cap, Cap)> = parts.iter().copied().filter(|p| p.0 > 0).collect();
-    rising.sort_by(|a, b| (a.1 * b.0).cmp(&(b.1 * a.0)));
+    // Emptiest first; when none has anything yet they all rise from zero together.
+    if rising.iter().any(|p| p.1 > 0) {
+        rising.sort_by(|a, b| (a.1 * b.0).cmp(&(b.1 * a.0)));
+    }
     let (mut weights, mut bases) = (0, 0);
     // Reduced once at the end: the comparisons do not need it, and a gcd per step is slow.
     let (mut num, mut den) = (0, 1);
