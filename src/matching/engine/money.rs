@@ -33,6 +33,9 @@ struct Cluster {
     /// Index of the cluster's purse set.
     set: usize,
     buys: Buys,
+    /// For goods, a number for its item and date: clusters with the same one buy through
+    /// the same cheapest open offer.
+    market: usize,
     asked: i64,
     have: i64,
     /// The lowest rank of its needs, for ties.
@@ -172,7 +175,11 @@ pub(super) fn allocate(engine: &mut Engine) {
         .iter()
         .map(|members| members.iter().map(|&s| engine.left[s] as i128).sum())
         .collect();
-    let (mut clusters, mut by_class) = clusters(engine, &purses_of);
+    let (mut clusters, mut by_class, markets) = clusters(engine, &purses_of);
+    // Per purse set, the groups of the current pass by channel (few per set), and the sets
+    // that have any, to clear after the pass.
+    let mut set_groups: Vec<Vec<(Channel, usize)>> = vec![Vec::new(); purse_sets.len()];
+    let mut sets_in_pass: Vec<usize> = Vec::new();
     let mut planned: Vec<Planned> = Vec::new();
     let mut purchases: Vec<Purchase> = Vec::new();
     // Per purse set, its purchases by channel: many small maps stay in cache where one map
@@ -196,15 +203,13 @@ pub(super) fn allocate(engine: &mut Engine) {
                     (item, open)
                 })
                 .collect();
-            let mut cheapest_open: FxHashMap<(u32, Option<NaiveDate>), Option<usize>> =
-                FxHashMap::default();
+            let mut cheapest_open: Vec<Option<Option<usize>>> = vec![None; markets];
             let mut pass = FairProblem {
                 supplies: supplies.clone(),
                 pools: pools.lists.clone(),
                 groups: Vec::new(),
             };
             // Clusters with the same purses buying through the same channel are one group.
-            let mut index: FxHashMap<(usize, Channel), usize> = FxHashMap::default();
             // Per pass group: its channel and clusters.
             let mut members: Vec<(Channel, Vec<usize>)> = Vec::new();
             // A cluster left out of a pass (full, rate paid, no offer open) stays out.
@@ -217,9 +222,9 @@ pub(super) fn allocate(engine: &mut Engine) {
                 let channel = match cluster.buys {
                     Buys::Rate(_) if rates_done => continue,
                     Buys::Rate(rate) => Channel::Rate(rate),
-                    Buys::Goods(item, by) => {
+                    Buys::Goods(item, _) => {
                         // The cheapest open offer depends on the item and date only.
-                        let open = *cheapest_open.entry((item, by)).or_insert_with(|| {
+                        let open = *cheapest_open[cluster.market].get_or_insert_with(|| {
                             let need = &problem.needs[cluster.needs[0]];
                             open_offers[&item]
                                 .iter()
@@ -234,20 +239,28 @@ pub(super) fn allocate(engine: &mut Engine) {
                 };
                 next_pass.push(c);
                 let unit = price(engine, channel);
-                let g = *index.entry((cluster.set, channel)).or_insert_with(|| {
-                    pass.groups.push(Group {
-                        shape: None,
-                        supplies: purse_sets[cluster.set].clone(),
-                        demand: Demand::Rising {
-                            weight: 0,
-                            base: 0,
-                            unit,
-                            rank: cluster.rank,
-                        },
-                    });
-                    members.push((channel, Vec::new()));
-                    pass.groups.len() - 1
-                });
+                let in_set = &mut set_groups[cluster.set];
+                let g = match in_set.iter().find(|(other, _)| *other == channel) {
+                    Some(&(_, g)) => g,
+                    None => {
+                        if in_set.is_empty() {
+                            sets_in_pass.push(cluster.set);
+                        }
+                        in_set.push((channel, pass.groups.len()));
+                        pass.groups.push(Group {
+                            shape: None,
+                            supplies: purse_sets[cluster.set].clone(),
+                            demand: Demand::Rising {
+                                weight: 0,
+                                base: 0,
+                                unit,
+                                rank: cluster.rank,
+                            },
+                        });
+                        members.push((channel, Vec::new()));
+                        pass.groups.len() - 1
+                    }
+                };
                 members[g].1.push(c);
                 if let Demand::Rising { weight, base, .. } = &mut pass.groups[g].demand {
                     *weight += cluster.asked as i128 * unit;
@@ -255,6 +268,9 @@ pub(super) fn allocate(engine: &mut Engine) {
                 }
             }
             rates_done = true;
+            for set in sets_in_pass.drain(..) {
+                set_groups[set].clear();
+            }
             *class_clusters = next_pass;
             if pass.groups.is_empty() {
                 break;
@@ -353,7 +369,11 @@ pub(super) fn allocate(engine: &mut Engine) {
 }
 
 /// The needs with purses, clustered; and per class its clusters, in order of their needs' rank.
-fn clusters(engine: &Engine, purses_of: &[Option<usize>]) -> (Vec<Cluster>, Vec<Vec<usize>>) {
+/// Also how many markets (item and date) the clusters buy in.
+fn clusters(
+    engine: &Engine,
+    purses_of: &[Option<usize>],
+) -> (Vec<Cluster>, Vec<Vec<usize>>, usize) {
     let problem = engine.problem;
     let mut needs: Vec<usize> = (0..problem.needs.len())
         .filter(|&n| purses_of[n].is_some())
@@ -362,6 +382,7 @@ fn clusters(engine: &Engine, purses_of: &[Option<usize>]) -> (Vec<Cluster>, Vec<
     let mut clusters: Vec<Cluster> = Vec::new();
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 6];
     let mut index: FxHashMap<(u8, usize, Buys), usize> = FxHashMap::default();
+    let mut markets: FxHashMap<Buys, usize> = FxHashMap::default();
     for n in needs {
         let need = &problem.needs[n];
         let set = purses_of[n].expect("only needs with purses");
@@ -369,12 +390,18 @@ fn clusters(engine: &Engine, purses_of: &[Option<usize>]) -> (Vec<Cluster>, Vec<
             Some(rate) => Buys::Rate(rate),
             None => Buys::Goods(need.item, need.needed_by),
         };
+        let next_market = markets.len();
+        let market = match buys {
+            Buys::Goods(..) => *markets.entry(buys).or_insert(next_market),
+            Buys::Rate(_) => usize::MAX,
+        };
         let c = *index.entry((need.class, set, buys)).or_insert_with(|| {
             by_class[need.class as usize].push(clusters.len());
             clusters.push(Cluster {
                 needs: Vec::new(),
                 set,
                 buys,
+                market,
                 asked: 0,
                 have: 0,
                 rank: engine.rank[n],
@@ -389,7 +416,7 @@ fn clusters(engine: &Engine, purses_of: &[Option<usize>]) -> (Vec<Cluster>, Vec<
         cluster.asked += need.quantity;
         cluster.have += engine.have[n];
     }
-    (clusters, by_class)
+    (clusters, by_class, markets.len())
 }
 
 /// Splits what each cluster bought among its needs (emptiest first) and deals each need its
