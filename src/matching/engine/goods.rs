@@ -46,7 +46,7 @@ pub(super) fn allocate(engine: &mut Engine) {
     for ((needs, _), part) in work.iter().zip(done) {
         let offset = engine.next_round;
         for line in &part.lines {
-            engine.give(line.need, line.source, None, line.quantity);
+            engine.give(line.need(), line.source(), None, line.quantity);
         }
         for (&n, share) in needs.iter().zip(part.shares) {
             engine.shares[n] = share.map(|share| Share {

@@ -65,13 +65,41 @@ fn run(problem: &Problem) -> Engine<'_> {
     engine
 }
 
-/// One line of the plan while it is being made.
+/// One line of the plan while it is being made. Kept small: a national plan holds millions of
+/// them before purchases are re-dealt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Line {
-    pub need: usize,
-    pub source: usize,
-    pub offer: Option<usize>,
+    need: u32,
+    source: u32,
+    /// `NO_OFFER` when the line buys through no offer.
+    offer: u32,
     pub quantity: i64,
+}
+
+const NO_OFFER: u32 = u32::MAX;
+
+impl Line {
+    pub fn new(need: usize, source: usize, offer: Option<usize>, quantity: i64) -> Line {
+        let index = |i: usize| u32::try_from(i).expect("fewer than 2^32 records");
+        Line {
+            need: index(need),
+            source: index(source),
+            offer: offer.map_or(NO_OFFER, index),
+            quantity,
+        }
+    }
+
+    pub fn need(&self) -> usize {
+        self.need as usize
+    }
+
+    pub fn source(&self) -> usize {
+        self.source as usize
+    }
+
+    pub fn offer(&self) -> Option<usize> {
+        (self.offer != NO_OFFER).then_some(self.offer as usize)
+    }
 }
 
 /// Which fair share a need received: the stage, the round, and the level.
@@ -160,12 +188,7 @@ impl<'a> Engine<'a> {
             }
         }
         debug_assert!(self.left[source] >= 0, "source {source} overdrawn");
-        self.lines.push(Line {
-            need,
-            source,
-            offer,
-            quantity,
-        });
+        self.lines.push(Line::new(need, source, offer, quantity));
     }
 
     fn is_money(&self, source: usize) -> bool {

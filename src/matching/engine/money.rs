@@ -617,9 +617,9 @@ pub(super) fn consolidate_purchases(engine: &mut Engine) {
     let mut cells: FxHashMap<(u32, u32), Vec<Line>> = FxHashMap::default();
     let mut kept = Vec::with_capacity(engine.lines.len());
     for line in engine.lines.drain(..) {
-        match line.offer {
+        match line.offer() {
             Some(o) => {
-                let key = (purse_of[line.source], problem.offers[o].item);
+                let key = (purse_of[line.source()], problem.offers[o].item);
                 cells.entry(key).or_default().push(line);
             }
             None => kept.push(line),
@@ -627,7 +627,12 @@ pub(super) fn consolidate_purchases(engine: &mut Engine) {
     }
     // In a fixed order, so the plan does not depend on how the map iterates.
     let mut cells: Vec<Vec<Line>> = cells.into_values().collect();
-    cells.sort_by_cached_key(|lines| lines.iter().map(|l| (l.source, l.offer, l.need)).min());
+    cells.sort_by_cached_key(|lines| {
+        lines
+            .iter()
+            .map(|l| (l.source(), l.offer(), l.need()))
+            .min()
+    });
     for lines in cells {
         match deal(engine, &lines) {
             Some(dealt) => kept.extend(dealt),
@@ -645,8 +650,8 @@ fn deal(engine: &Engine, lines: &[Line]) -> Option<Vec<Line>> {
     let mut needs: BTreeMap<usize, i64> = BTreeMap::new();
     let mut bought: BTreeMap<(usize, usize), i64> = BTreeMap::new();
     for line in lines {
-        *needs.entry(line.need).or_default() += line.quantity;
-        *bought.entry((line.source, line.offer?)).or_default() += line.quantity;
+        *needs.entry(line.need()).or_default() += line.quantity;
+        *bought.entry((line.source(), line.offer()?)).or_default() += line.quantity;
     }
     let mut needs: Vec<(usize, i64)> = needs.into_iter().collect();
     needs.sort_by_key(|&(n, _)| {
@@ -673,12 +678,7 @@ fn deal(engine: &Engine, lines: &[Line]) -> Option<Vec<Line>> {
                 return None;
             }
             let take = owed.min(left);
-            dealt.push(Line {
-                need: n,
-                source,
-                offer: Some(offer),
-                quantity: take,
-            });
+            dealt.push(Line::new(n, source, Some(offer), take));
             owed -= take;
             left -= take;
         }
@@ -692,20 +692,15 @@ mod tests {
     use crate::matching::engine::Instance;
 
     fn line(need: usize, source: usize, offer: usize, quantity: i64) -> Line {
-        Line {
-            need,
-            source,
-            offer: Some(offer),
-            quantity,
-        }
+        Line::new(need, source, Some(offer), quantity)
     }
 
     /// Units per need and per source and offer.
     fn totals(lines: &[Line]) -> (BTreeMap<usize, i64>, BTreeMap<(usize, usize), i64>) {
         let (mut needs, mut bought) = (BTreeMap::new(), BTreeMap::new());
         for l in lines {
-            *needs.entry(l.need).or_default() += l.quantity;
-            *bought.entry((l.source, l.offer.unwrap())).or_default() += l.quantity;
+            *needs.entry(l.need()).or_default() += l.quantity;
+            *bought.entry((l.source(), l.offer().unwrap())).or_default() += l.quantity;
         }
         (needs, bought)
     }
@@ -748,9 +743,9 @@ mod tests {
         assert_eq!(totals(&engine.lines), before);
         assert_eq!(engine.lines.len(), 4);
         // The need due tomorrow gets the fast offer only, from one source.
-        let soon: Vec<&Line> = engine.lines.iter().filter(|l| l.need == 0).collect();
+        let soon: Vec<&Line> = engine.lines.iter().filter(|l| l.need() == 0).collect();
         assert_eq!(soon.len(), 1);
-        assert_eq!((soon[0].offer, soon[0].quantity), (Some(0), 5));
+        assert_eq!((soon[0].offer(), soon[0].quantity), (Some(0), 5));
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
     let mut lines: Vec<(LineKey, i64)> = engine
         .lines
         .iter()
-        .map(|line| ((line.need, line.source, line.offer), line.quantity))
+        .map(|line| ((line.need(), line.source(), line.offer()), line.quantity))
         .collect();
     lines.sort_unstable_by_key(|line| line.0);
     let mut merged: Vec<(LineKey, i64)> = Vec::with_capacity(lines.len());
