@@ -82,7 +82,7 @@ pub fn water_level(parts: &[(Cap, Cap)], amount: Cap) -> Level {
     let mut rising: Vec<(Cap, Cap)> = parts.iter().copied().filter(|p| p.0 > 0).collect();
     // Emptiest first; when none has anything yet they all rise from zero together.
     if rising.iter().any(|p| p.1 > 0) {
-        rising.sort_by(|a, b| (a.1 * b.0).cmp(&(b.1 * a.0)));
+        rising.sort_unstable_by(|a, b| (a.1 * b.0).cmp(&(b.1 * a.0)));
     }
     let (mut weights, mut bases) = (0, 0);
     // Reduced once at the end: the comparisons do not need it, and a gcd per step is slow.
@@ -480,7 +480,7 @@ impl FairProblem {
     fn solve_compact(self, first_round: usize) -> Vec<Option<Frozen>> {
         let count = self.groups.len();
         let mut leaves = self.decompose();
-        leaves.sort_by(|a, b| {
+        leaves.sort_unstable_by(|a, b| {
             (a.level.num * b.level.den)
                 .cmp(&(b.level.num * a.level.den))
                 .then(a.ids[0].cmp(&b.ids[0]))
@@ -553,7 +553,7 @@ impl FairProblem {
         // What the continuous solution gave these groups beyond their whole units.
         let mut spare = exact_total / t.den - frozen.iter().map(|&g| self.amount(g)).sum::<Cap>();
         // Largest remainder first (ties by rank), one unit each while the spare lasts.
-        order.sort_by(|a, b| (b.1 * a.2).cmp(&(a.1 * b.2)).then(a.3.cmp(&b.3)));
+        order.sort_unstable_by(|a, b| (b.1 * a.2).cmp(&(a.1 * b.2)).then(a.3.cmp(&b.3)));
         let mut batch: Vec<(usize, Cap)> = Vec::new();
         for &(g, _, _, _, unit) in &order {
             if unit <= spare {
@@ -572,7 +572,7 @@ impl FairProblem {
                     (base + self.amount(g) + unit <= weight).then_some((g, unit))
                 })
                 .collect();
-            open.sort_by(|&(a, _), &(b, _)| {
+            open.sort_unstable_by(|&(a, _), &(b, _)| {
                 let (wa, ba, _, ra) = self.rising_shape(a).expect("shaped");
                 let (wb, bb, _, rb) = self.rising_shape(b).expect("shaped");
                 ((ba + self.amount(a)) * wb)

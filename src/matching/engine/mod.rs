@@ -212,7 +212,7 @@ impl<'a> Engine<'a> {
         let mut short: Vec<usize> = (0..problem.needs.len())
             .filter(|&n| self.short(n) > 0)
             .collect();
-        short.sort_by(|&a, &b| {
+        short.sort_unstable_by(|&a, &b| {
             let (na, nb) = (&problem.needs[a], &problem.needs[b]);
             na.class
                 .cmp(&nb.class)
@@ -351,7 +351,7 @@ pub(crate) fn split_by_level(parts: &[(i128, i128)], ranks: &[usize], units: i64
         }
     }
     let mut spare = units - given.iter().sum::<i64>();
-    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(ranks[a.1].cmp(&ranks[b.1])));
+    remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(ranks[a.1].cmp(&ranks[b.1])));
     for (_, i) in remainders {
         if spare == 0 {
             break;
