@@ -329,6 +329,40 @@ mod tests {
     }
 
     #[test]
+    fn one_phase_fills_every_branch_of_a_node() {
+        // s -> a (10); a -> b1, b2, b3 (3 each) -> t: all three paths share the edge s -> a.
+        let mut net = FlowNetwork::new(6);
+        let into_a = net.add_edge(0, 1, 10);
+        let branches: Vec<EdgeId> = (2..5)
+            .map(|b| {
+                net.add_edge(1, b, 3);
+                net.add_edge(b, 5, 100)
+            })
+            .collect();
+        assert_eq!(net.max_flow(0, 5), 9);
+        assert_eq!(net.flow(into_a), 9);
+        assert!(branches.iter().all(|&e| net.flow(e) == 3));
+    }
+
+    #[test]
+    fn capacities_set_after_a_flow_and_edges_added_after_it_keep_the_flow_right() {
+        let mut net = FlowNetwork::new(4);
+        let first = net.add_edge(0, 1, 5);
+        let out = net.add_edge(1, 3, 5);
+        assert_eq!(net.max_flow(0, 3), 5);
+        // Packed now: reset edges start empty (as the solver resets a whole network).
+        net.set_capacity(first, 2);
+        net.set_capacity(out, 5);
+        assert_eq!((net.flow(first), net.residual(first)), (0, 2));
+        // A new edge unpacks the network; what the edges hold survives the repacking.
+        let second = net.add_edge(0, 2, 4);
+        net.add_edge(2, 3, 4);
+        assert_eq!(net.residual(first), 2);
+        assert_eq!(net.max_flow(0, 3), 6);
+        assert_eq!((net.flow(first), net.flow(second)), (2, 4));
+    }
+
+    #[test]
     fn a_network_built_on_a_dropped_ones_buffers_starts_clean() {
         let mut big = FlowNetwork::new(6);
         for v in 1..5 {
