@@ -182,10 +182,10 @@ pub(super) fn allocate(engine: &mut Engine) {
     let mut sets_in_pass: Vec<usize> = Vec::new();
     let mut planned: Vec<Planned> = Vec::new();
     let mut purchases: Vec<Purchase> = Vec::new();
-    // Per purse set, its purchases by channel: many small maps stay in cache where one map
-    // of all of them (millions at national scale) would not.
-    let mut purchase_ids: Vec<FxHashMap<Channel, usize>> =
-        vec![FxHashMap::default(); purse_sets.len()];
+    // Per channel still open, its purchases by purse set: a pass looks up only the few
+    // channels it buys through, and an offer's map goes once it has sold out (there are
+    // millions of purchases at national scale; one map of them all is slow to search).
+    let mut purchase_ids: FxHashMap<Channel, FxHashMap<usize, usize>> = FxHashMap::default();
     let mut offer_units = vec![0i64; problem.offers.len()];
     let mut settled = Settled::default();
     for class_clusters in &mut by_class {
@@ -288,13 +288,17 @@ pub(super) fn allocate(engine: &mut Engine) {
                 let set = clusters[group[0]].set;
                 let purchase = match clusters[group[0]].bought_through {
                     Some((last, purchase)) if last == *channel => purchase,
-                    _ => *purchase_ids[set].entry(*channel).or_insert_with(|| {
-                        purchases.push(Purchase {
-                            set,
-                            channel: *channel,
-                        });
-                        purchases.len() - 1
-                    }),
+                    _ => *purchase_ids
+                        .entry(*channel)
+                        .or_default()
+                        .entry(set)
+                        .or_insert_with(|| {
+                            purchases.push(Purchase {
+                                set,
+                                channel: *channel,
+                            });
+                            purchases.len() - 1
+                        }),
                 };
                 for &c in group {
                     clusters[c].bought_through = Some((*channel, purchase));
@@ -343,6 +347,10 @@ pub(super) fn allocate(engine: &mut Engine) {
                     }
                 }
             }
+            purchase_ids.retain(|channel, _| match *channel {
+                Channel::Offer(o) => offer_units[o] < problem.offers[o].capacity,
+                Channel::Rate(_) => true,
+            });
             if !progress {
                 break;
             }
