@@ -204,8 +204,8 @@ impl FairProblem {
         // pools, and the groups of one class or one part of it use few of them.
         let mut pool_nodes = vec![u32::MAX; self.pools.len()];
         let mut pools_used = 0;
-        for group in self.groups.iter().filter(|_| !self.pools.is_empty()) {
-            for &p in &group.supplies {
+        if !self.pools.is_empty() {
+            for &p in self.groups.iter().flat_map(|group| &group.supplies) {
                 if pool_nodes[p as usize] == u32::MAX {
                     pool_nodes[p as usize] = pools_used;
                     pools_used += 1;

@@ -42,16 +42,9 @@ struct Cluster {
     rank: usize,
     /// The last fair share in which the cluster got units.
     share: Option<Share>,
-    /// The channel of the last pass it took part in and the number of its purchase there:
-    /// a cluster mostly buys through the same channel pass after pass, and looking its
-    /// purchase up among all of them costs more than the rest of the pass's bookkeeping.
-    bought_through: Option<(Channel, usize)>,
-    /// Its latest entry in the list of what the passes bought: units bought again through
-    /// the same purchase are added to it.
-    last_planned: Option<usize>,
 }
 
-/// Units a cluster bought through one purchase, in one pass or in several passes in a row.
+/// Units a cluster bought in one pass, through one channel.
 struct Planned {
     cluster: usize,
     /// Which of the `Purchase`s (purse set and channel) it belongs to.
@@ -286,23 +279,17 @@ pub(super) fn allocate(engine: &mut Engine) {
             let mut progress = false;
             for (g, ((channel, group), units)) in members.iter().zip(units).enumerate() {
                 let set = clusters[group[0]].set;
-                let purchase = match clusters[group[0]].bought_through {
-                    Some((last, purchase)) if last == *channel => purchase,
-                    _ => *purchase_ids
-                        .entry(*channel)
-                        .or_default()
-                        .entry(set)
-                        .or_insert_with(|| {
-                            purchases.push(Purchase {
-                                set,
-                                channel: *channel,
-                            });
-                            purchases.len() - 1
-                        }),
-                };
-                for &c in group {
-                    clusters[c].bought_through = Some((*channel, purchase));
-                }
+                let purchase = *purchase_ids
+                    .entry(*channel)
+                    .or_default()
+                    .entry(set)
+                    .or_insert_with(|| {
+                        purchases.push(Purchase {
+                            set,
+                            channel: *channel,
+                        });
+                        purchases.len() - 1
+                    });
                 let unit = price(engine, *channel);
                 settled.add(set, &purse_sets[set], units as i128 * unit);
                 if let Channel::Offer(o) = *channel {
@@ -332,19 +319,11 @@ pub(super) fn allocate(engine: &mut Engine) {
                     cluster.have += given;
                     cluster.share = levels[g].map(|(level, round)| Share { round, level });
                     progress = true;
-                    match cluster.last_planned {
-                        Some(last) if planned[last].purchase == purchase => {
-                            planned[last].units += given;
-                        }
-                        _ => {
-                            cluster.last_planned = Some(planned.len());
-                            planned.push(Planned {
-                                cluster: c,
-                                purchase,
-                                units: given,
-                            });
-                        }
-                    }
+                    planned.push(Planned {
+                        cluster: c,
+                        purchase,
+                        units: given,
+                    });
                 }
             }
             purchase_ids.retain(|channel, _| match *channel {
@@ -414,8 +393,6 @@ fn clusters(
                 have: 0,
                 rank: engine.rank[n],
                 share: None,
-                bought_through: None,
-                last_planned: None,
             });
             clusters.len() - 1
         });
