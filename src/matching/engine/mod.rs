@@ -8,8 +8,9 @@
 //!    classes got so lower ones are not blocked needlessly. Whole units by largest remainder.
 //! 2. **Money**, only for what goods could not cover (rule 5): rate needs are paid directly;
 //!    goods needs buy through the cheapest offer that still has capacity and arrives by
-//!    `needed_by`, again class by class with the same fair solver (in fen). When an offer runs
-//!    out, the needs still short move to their next cheapest offer.
+//!    `needed_by`, again class by class with the same fair solver (in fen). A pass buys through
+//!    the cheapest open offers of each item and date, as many as the last pass wanted and could
+//!    not get; needs still short move on to the next offers in the next pass.
 //! 3. Groups are split back to needs (emptiest first), lots are handed out soonest expiry first
 //!    and nearest along a space-filling curve, and a last pass hands out anything still usable.
 //!    Each purse's purchases are then re-dealt into as few lines as possible (same totals).

@@ -8,14 +8,31 @@ use rustc_hash::FxHashMap;
 
 use super::eligible::Pools;
 use super::fair::{Demand, FairProblem, Group, Level};
-use super::instance::{Earmark, Source};
+use super::instance::{Earmark, Problem, Source};
 use super::{split_by_level, Engine, Line, Share};
 
-/// What a group of needs is paid through: an offer, or the needs' own rate.
+/// What a purchase is paid through: an offer, or the needs' own rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Channel {
     Offer(usize),
     Rate(i64),
+}
+
+/// What the needs of a pass group buy through: a tier of offers, or their own rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Tier(usize),
+    Rate(i64),
+}
+
+/// The offers a market buys through in one pass: its cheapest open ones, as many as it could
+/// not get last pass (at least one), so a market whose cheapest offer sells out at once does
+/// not take a pass per offer. Groups plan with the dearest price of the tier, so the money a
+/// pass finds always pays; what the cheaper offers leave is free for the next pass.
+struct Tier {
+    /// Cheapest first.
+    offers: Vec<usize>,
+    price: i64,
 }
 
 /// What the needs of a cluster buy: goods of one item by one date (so through the same
@@ -171,7 +188,7 @@ pub(super) fn allocate(engine: &mut Engine) {
     let (mut clusters, mut by_class, markets) = clusters(engine, &purses_of);
     // Per purse set, the groups of the current pass by channel (few per set), and the sets
     // that have any, to clear after the pass.
-    let mut set_groups: Vec<Vec<(Channel, usize)>> = vec![Vec::new(); purse_sets.len()];
+    let mut set_groups: Vec<Vec<(Route, usize)>> = vec![Vec::new(); purse_sets.len()];
     let mut sets_in_pass: Vec<usize> = Vec::new();
     let mut planned: Vec<Planned> = Vec::new();
     let mut purchases: Vec<Purchase> = Vec::new();
@@ -183,6 +200,8 @@ pub(super) fn allocate(engine: &mut Engine) {
     let mut settled = Settled::default();
     for class_clusters in &mut by_class {
         let mut rates_done = false;
+        // Per market, the units its tier could not sell in the last pass.
+        let mut short_last_pass = vec![0i64; markets];
         for _pass in 0..=problem.offers.len() {
             // Offers that can still sell this pass, cheapest first.
             let open_offers: FxHashMap<u32, Vec<usize>> = offers_by_item
@@ -196,15 +215,17 @@ pub(super) fn allocate(engine: &mut Engine) {
                     (item, open)
                 })
                 .collect();
-            let mut cheapest_open: Vec<Option<Option<usize>>> = vec![None; markets];
+            let mut tiers: Vec<Tier> = Vec::new();
+            let mut tier_ids: FxHashMap<Vec<usize>, usize> = FxHashMap::default();
+            let mut market_tier: Vec<Option<Option<usize>>> = vec![None; markets];
             let mut pass = FairProblem {
                 supplies: supplies.clone(),
                 pools: pools.lists.clone(),
                 groups: Vec::new(),
             };
-            // Clusters with the same purses buying through the same channel are one group.
-            // Per pass group: its channel and clusters.
-            let mut members: Vec<(Channel, Vec<usize>)> = Vec::new();
+            // Clusters with the same purses buying through the same route are one group.
+            // Per pass group: its route and clusters.
+            let mut members: Vec<(Route, Vec<usize>)> = Vec::new();
             // A cluster left out of a pass (full, rate paid, no offer open) stays out.
             let mut next_pass = Vec::with_capacity(class_clusters.len());
             for &c in class_clusters.iter() {
@@ -212,34 +233,45 @@ pub(super) fn allocate(engine: &mut Engine) {
                 if cluster.have >= cluster.asked {
                     continue;
                 }
-                let channel = match cluster.buys {
+                let route = match cluster.buys {
                     Buys::Rate(_) if rates_done => continue,
-                    Buys::Rate(rate) => Channel::Rate(rate),
+                    Buys::Rate(rate) => Route::Rate(rate),
                     Buys::Goods(item, _) => {
-                        // The cheapest open offer depends on the item and date only.
-                        let open = *cheapest_open[cluster.market].get_or_insert_with(|| {
+                        // The open offers that reach a need depend on its item and date only.
+                        let tier = *market_tier[cluster.market].get_or_insert_with(|| {
                             let need = &problem.needs[cluster.needs[0]];
-                            open_offers[&item]
+                            let reaching = open_offers[&item]
                                 .iter()
                                 .copied()
-                                .find(|&o| problem.offers[o].may_serve(need, today))
+                                .filter(|&o| problem.offers[o].may_serve(need, today));
+                            let mut offers = Vec::new();
+                            let mut reach = 0;
+                            for o in reaching {
+                                offers.push(o);
+                                reach += problem.offers[o].capacity - offer_units[o];
+                                if reach >= short_last_pass[cluster.market] {
+                                    break;
+                                }
+                            }
+                            (!offers.is_empty())
+                                .then(|| intern(&mut tiers, &mut tier_ids, offers, problem))
                         });
-                        match open {
-                            Some(o) => Channel::Offer(o),
+                        match tier {
+                            Some(t) => Route::Tier(t),
                             None => continue,
                         }
                     }
                 };
                 next_pass.push(c);
-                let unit = price(engine, channel);
+                let unit = route_price(&tiers, route);
                 let in_set = &mut set_groups[cluster.set];
-                let g = match in_set.iter().find(|(other, _)| *other == channel) {
+                let g = match in_set.iter().find(|(other, _)| *other == route) {
                     Some(&(_, g)) => g,
                     None => {
                         if in_set.is_empty() {
                             sets_in_pass.push(cluster.set);
                         }
-                        in_set.push((channel, pass.groups.len()));
+                        in_set.push((route, pass.groups.len()));
                         pass.groups.push(Group {
                             shape: None,
                             supplies: purse_sets[cluster.set].clone(),
@@ -250,7 +282,7 @@ pub(super) fn allocate(engine: &mut Engine) {
                                 rank: cluster.rank,
                             },
                         });
-                        members.push((channel, Vec::new()));
+                        members.push((route, Vec::new()));
                         pass.groups.len() - 1
                     }
                 };
@@ -269,35 +301,40 @@ pub(super) fn allocate(engine: &mut Engine) {
                 break;
             }
             let levels = settled.solve_pass(&mut pass, engine.next_round);
-            let channels: Vec<Channel> = members.iter().map(|(channel, _)| *channel).collect();
-            let mut units: Vec<i64> = channels
+            let routes: Vec<Route> = members.iter().map(|(route, _)| *route).collect();
+            let wanted: Vec<i64> = routes
                 .iter()
                 .enumerate()
-                .map(|(g, &channel)| (pass.amount(g) / price(engine, channel)) as i64)
+                .map(|(g, &route)| (pass.amount(g) / route_price(&tiers, route)) as i64)
                 .collect();
-            fit_offer_capacity(engine, &channels, &mut units, &offer_units);
+            let bought = buy(problem, &tiers, &routes, &wanted, &mut offer_units);
+            // What each tier could not sell of what was wanted: how far its markets reach next.
+            let mut short_of_tier = vec![0i64; tiers.len()];
             let mut progress = false;
-            for (g, ((channel, group), units)) in members.iter().zip(units).enumerate() {
+            for (g, (route, group)) in members.iter().enumerate() {
                 let set = clusters[group[0]].set;
-                let purchase = *purchase_ids
-                    .entry(*channel)
-                    .or_default()
-                    .entry(set)
-                    .or_insert_with(|| {
-                        purchases.push(Purchase {
-                            set,
-                            channel: *channel,
-                        });
-                        purchases.len() - 1
-                    });
-                let unit = price(engine, *channel);
-                settled.add(set, &purse_sets[set], units as i128 * unit);
-                if let Channel::Offer(o) = *channel {
-                    offer_units[o] += units;
+                let units: i64 = bought[g].iter().map(|&(_, units)| units).sum();
+                if let Route::Tier(t) = *route {
+                    short_of_tier[t] += wanted[g] - units;
                 }
                 if let Some((_, round)) = levels[g] {
                     engine.next_round = engine.next_round.max(round + 1);
                 }
+                let mut purchases_of_group: Vec<(usize, i64)> = Vec::with_capacity(bought[g].len());
+                let mut spent = 0i128;
+                for &(channel, units) in &bought[g] {
+                    let purchase = *purchase_ids
+                        .entry(channel)
+                        .or_default()
+                        .entry(set)
+                        .or_insert_with(|| {
+                            purchases.push(Purchase { set, channel });
+                            purchases.len() - 1
+                        });
+                    spent += units as i128 * price(engine, channel);
+                    purchases_of_group.push((purchase, units));
+                }
+                settled.add(set, &purse_sets[set], spent);
                 // A group of one cluster takes it all (a pass never gives more than is asked).
                 let split_units: Vec<i64>;
                 let split = if group.len() == 1 {
@@ -311,6 +348,8 @@ pub(super) fn allocate(engine: &mut Engine) {
                     split_units = split_by_level(&parts, &ranks, units);
                     &split_units
                 };
+                let mut next = purchases_of_group.iter_mut();
+                let mut current = next.next();
                 for (&c, &given) in group.iter().zip(split) {
                     if given == 0 {
                         continue;
@@ -319,11 +358,26 @@ pub(super) fn allocate(engine: &mut Engine) {
                     cluster.have += given;
                     cluster.share = levels[g].map(|(level, round)| Share { round, level });
                     progress = true;
-                    planned.push(Planned {
-                        cluster: c,
-                        purchase,
-                        units: given,
-                    });
+                    let mut owed = given;
+                    while owed > 0 {
+                        let (purchase, left) = current.as_mut().expect("units bought");
+                        let take = owed.min(*left);
+                        planned.push(Planned {
+                            cluster: c,
+                            purchase: *purchase,
+                            units: take,
+                        });
+                        owed -= take;
+                        *left -= take;
+                        if *left == 0 {
+                            current = next.next();
+                        }
+                    }
+                }
+            }
+            for (market, tier) in market_tier.iter().enumerate() {
+                if let Some(Some(t)) = *tier {
+                    short_last_pass[market] = short_of_tier[t];
                 }
             }
             purchase_ids.retain(|channel, _| match *channel {
@@ -449,50 +503,130 @@ fn hand_out(
     pieces
 }
 
-/// An offer asked for more than it can still deliver this pass shares what it has among the
-/// groups buying through it, in proportion to what each asked (whole units, the spare units to
-/// the first groups that were cut); the money they do not spend is free for the next pass,
-/// where those needs turn to their next cheapest offer.
-fn fit_offer_capacity(
-    engine: &Engine,
-    channels: &[Channel],
-    units: &mut [i64],
-    offer_units: &[i64],
-) {
-    let mut by_offer: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
-    for (i, channel) in channels.iter().enumerate() {
-        if let Channel::Offer(o) = *channel {
-            by_offer.entry(o).or_default().push(i);
+/// The tier of these offers, numbered once per pass.
+fn intern(
+    tiers: &mut Vec<Tier>,
+    ids: &mut FxHashMap<Vec<usize>, usize>,
+    offers: Vec<usize>,
+    problem: &Problem,
+) -> usize {
+    *ids.entry(offers).or_insert_with_key(|offers| {
+        let price = offers.iter().map(|&o| problem.offers[o].unit_price);
+        tiers.push(Tier {
+            offers: offers.clone(),
+            price: price.max().expect("a tier has offers"),
+        });
+        tiers.len() - 1
+    })
+}
+
+fn route_price(tiers: &[Tier], route: Route) -> i128 {
+    match route {
+        Route::Tier(t) => tiers[t].price as i128,
+        Route::Rate(rate) => rate as i128,
+    }
+}
+
+/// Buys what each pass group found money for, through its route. Offers sell cheapest first;
+/// one asked for more than it can still deliver shares what it has among the groups buying
+/// through it, in proportion to what each still wants (whole units, the spare units to the
+/// first groups that were cut). Per group, the units bought through each channel.
+fn buy(
+    problem: &Problem,
+    tiers: &[Tier],
+    routes: &[Route],
+    wanted: &[i64],
+    offer_units: &mut [i64],
+) -> Vec<Vec<(Channel, i64)>> {
+    let mut bought: Vec<Vec<(Channel, i64)>> = vec![Vec::new(); routes.len()];
+    let mut buyers: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
+    for (g, &route) in routes.iter().enumerate() {
+        match route {
+            Route::Rate(rate) => bought[g].push((Channel::Rate(rate), wanted[g])),
+            Route::Tier(t) => {
+                for &o in &tiers[t].offers {
+                    buyers.entry(o).or_default().push(g);
+                }
+            }
         }
     }
-    let mut offers: Vec<usize> = by_offer.keys().copied().collect();
-    offers.sort_unstable();
+    let mut offers: Vec<usize> = buyers.keys().copied().collect();
+    offers
+        .sort_unstable_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
+    let mut still = wanted.to_vec();
     for o in offers {
-        let groups = &by_offer[&o];
-        let left = engine.problem.offers[o].capacity - offer_units[o];
-        let wanted: i64 = groups.iter().map(|&i| units[i]).sum();
-        if wanted <= left {
-            continue;
-        }
-        let mut spare = left;
-        let mut cut = Vec::with_capacity(groups.len());
-        for &i in groups {
-            let share = (units[i] as i128 * left as i128 / wanted as i128) as i64;
-            if share < units[i] {
-                cut.push(i);
-            }
-            units[i] = share;
-            spare -= share;
-        }
-        // The spare units go one each to the first groups that were cut, never above what a
-        // group's money was found to pay for.
-        cut.sort_unstable();
-        for i in cut {
+        let groups: Vec<usize> = buyers[&o]
+            .iter()
+            .copied()
+            .filter(|&g| still[g] > 0)
+            .collect();
+        let left = problem.offers[o].capacity - offer_units[o];
+        let asked: i64 = groups.iter().map(|&g| still[g]).sum();
+        let mut spare = left.min(asked);
+        let mut shares: Vec<i64> = groups
+            .iter()
+            .map(|&g| (still[g] as i128 * spare as i128 / asked.max(1) as i128) as i64)
+            .collect();
+        spare -= shares.iter().sum::<i64>();
+        // The spare units go one each to the first groups that were cut.
+        for (share, &g) in shares.iter_mut().zip(&groups) {
             if spare == 0 {
                 break;
             }
-            units[i] += 1;
-            spare -= 1;
+            if *share < still[g] {
+                *share += 1;
+                spare -= 1;
+            }
+        }
+        for (&g, share) in groups.iter().zip(shares) {
+            if share > 0 {
+                bought[g].push((Channel::Offer(o), share));
+                still[g] -= share;
+                offer_units[o] += share;
+            }
+        }
+    }
+    let mut groups_of_tier: Vec<Vec<usize>> = vec![Vec::new(); tiers.len()];
+    for (g, &route) in routes.iter().enumerate() {
+        if let Route::Tier(t) = route {
+            groups_of_tier[t].push(g);
+        }
+    }
+    for (tier, groups) in tiers.iter().zip(&groups_of_tier) {
+        deal_tier(tier, groups, &mut bought);
+    }
+    bought
+}
+
+/// Every offer of a tier reaches every need of its groups, and costs at most the tier's price:
+/// so what the groups of a tier bought is dealt again, in order, from each offer in turn, and
+/// each group buys from one or two offers instead of a sliver of each. What each group gets
+/// and each offer sells stay the same.
+fn deal_tier(tier: &Tier, groups: &[usize], bought: &mut [Vec<(Channel, i64)>]) {
+    let mut sold: FxHashMap<usize, i64> = FxHashMap::default();
+    let mut owed = Vec::with_capacity(groups.len());
+    for &g in groups {
+        let mut total = 0;
+        for (channel, units) in bought[g].drain(..) {
+            if let Channel::Offer(o) = channel {
+                *sold.entry(o).or_default() += units;
+            }
+            total += units;
+        }
+        owed.push(total);
+    }
+    let mut offers = tier.offers.iter().filter_map(|o| Some((*o, *sold.get(o)?)));
+    let mut current = offers.next();
+    for (&g, mut owed) in groups.iter().zip(owed) {
+        while owed > 0 {
+            let (o, left) = current.as_mut().expect("what was sold was bought");
+            let take = owed.min(*left);
+            bought[g].push((Channel::Offer(*o), take));
+            owed -= take;
+            *left -= take;
+            if *left == 0 {
+                current = offers.next();
+            }
         }
     }
 }
@@ -769,19 +903,38 @@ mod tests {
     }
 
     #[test]
-    fn an_offer_short_of_units_never_gives_a_group_more_than_its_money_paid_for() {
+    fn an_offer_short_of_units_shares_them_and_the_next_offer_of_the_tier_sells_the_rest() {
         let instance: Instance = serde_json::from_value(serde_json::json!({
             "today": "2020-02-10",
-            "offers": [{"id": "o", "supplier": "s", "item": "mask", "unit_price": "1.20",
-                        "capacity": 2}]
+            "offers": [
+                {"id": "cheap", "supplier": "s", "item": "mask", "unit_price": "1.00",
+                 "capacity": 2},
+                {"id": "dear", "supplier": "s", "item": "mask", "unit_price": "1.50",
+                 "capacity": 1}
+            ]
         }))
         .unwrap();
         let problem = instance.check().unwrap();
-        let engine = Engine::new(&problem);
-        let channels = [Channel::Offer(0); 3];
-        // Three groups found money for 3, 2 and 0 units; the offer has 2.
-        let mut units = [3, 2, 0];
-        fit_offer_capacity(&engine, &channels, &mut units, &[0]);
-        assert_eq!(units, [2, 0, 0]);
+        let tiers = [
+            Tier {
+                offers: vec![0, 1],
+                price: 150,
+            },
+            Tier {
+                offers: vec![0],
+                price: 100,
+            },
+        ];
+        let routes = [Route::Tier(0), Route::Tier(1), Route::Rate(500)];
+        // Two groups found money for 3 and 1 units; the cheap offer has 2, the dear one 1.
+        let mut sold = [0, 0];
+        let bought = buy(&problem, &tiers, &routes, &[3, 1, 4], &mut sold);
+        assert_eq!(
+            bought[0],
+            vec![(Channel::Offer(0), 2), (Channel::Offer(1), 1)]
+        );
+        assert_eq!(bought[1], vec![]);
+        assert_eq!(bought[2], vec![(Channel::Rate(500), 4)]);
+        assert_eq!(sold, [2, 1]);
     }
 }
