@@ -36,20 +36,20 @@ pub(super) fn allocate(engine: &mut Engine) {
     // Each job keeps only what its item decided, so no more forks are alive than cores.
     let done: Vec<Decided> = super::in_parallel(&work, |(needs, lots)| {
         let mut part = engine.fork();
-        allocate_item(&mut part, needs, lots);
+        let shares = allocate_item(&mut part, needs, lots);
         Decided {
-            shares: needs.iter().map(|&n| part.shares[n]).collect(),
+            shares,
             lines: part.lines,
             rounds: part.next_round,
         }
     });
-    for ((needs, _), part) in work.iter().zip(done) {
+    for part in done {
         let offset = engine.next_round;
         for line in &part.lines {
             engine.give(line.need(), line.source(), None, line.quantity);
         }
-        for (&n, share) in needs.iter().zip(part.shares) {
-            engine.shares[n] = share.map(|share| Share {
+        for (n, share) in part.shares {
+            engine.shares[n] = Some(Share {
                 round: share.round + offset,
                 ..share
             });
@@ -58,11 +58,11 @@ pub(super) fn allocate(engine: &mut Engine) {
     }
 }
 
-/// What one item's allocation decided: its lines, its needs' shares (in the order of its
-/// needs) and how many rounds it took.
+/// What one item's allocation decided: its lines, the shares its needs took part in, and how
+/// many rounds it took.
 struct Decided {
     lines: Vec<Line>,
-    shares: Vec<Option<Share>>,
+    shares: Vec<(usize, Share)>,
     rounds: usize,
 }
 
@@ -76,7 +76,8 @@ struct LotKey {
     too_early: usize,
 }
 
-fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
+/// Plans one item's needs from its lots; returns the shares its needs took part in.
+fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) -> Vec<(usize, Share)> {
     let problem = engine.problem;
     let today = problem.today;
     let mut dates: Vec<NaiveDate> = needs
@@ -129,8 +130,9 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
             });
         need_groups[index].2.push(n);
     }
+    let mut shares = Vec::new();
     if need_groups.is_empty() {
-        return;
+        return shares;
     }
 
     let mut fair = FairProblem {
@@ -174,10 +176,11 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
         for (f, level) in levels.iter().enumerate().skip(first) {
             if let Some((level, round)) = level {
                 for &n in &need_groups[members[f]].2 {
-                    engine.shares[n] = Some(Share {
+                    let share = Share {
                         round: *round,
                         level: *level,
-                    });
+                    };
+                    shares.push((n, share));
                 }
                 engine.next_round = engine.next_round.max(round + 1);
             }
@@ -185,6 +188,7 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) {
     }
 
     hand_out(engine, &fair, &members, &need_groups, &lot_groups);
+    shares
 }
 
 /// Turns group amounts into lines: needs get whole units (emptiest first), lots are used

@@ -24,6 +24,8 @@ pub mod instance;
 mod money;
 mod output;
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 pub use instance::{Instance, InvalidInstance, Problem};
@@ -121,8 +123,8 @@ pub(crate) struct Engine<'a> {
     pub lines: Vec<Line>,
     /// The last fair share each need took part in, for its explanation.
     pub shares: Vec<Option<Share>>,
-    /// Position of each need when sorted by id: ties go to the lower.
-    pub rank: Vec<usize>,
+    /// Position of each need when sorted by id: ties go to the lower. Shared by forks.
+    pub rank: Arc<[usize]>,
     pub next_round: usize,
 }
 
@@ -141,12 +143,13 @@ impl<'a> Engine<'a> {
             bought: vec![0; problem.offers.len()],
             lines: Vec::new(),
             shares: vec![None; problem.needs.len()],
-            rank,
+            rank: rank.into(),
             next_round: 0,
         }
     }
 
-    /// A fresh engine over the same problem and what is left, for one part of the work.
+    /// A fresh engine over the same problem and what is left, for one part of the work. It
+    /// keeps no shares: a part reports its own.
     pub fn fork(&self) -> Engine<'a> {
         Engine {
             problem: self.problem,
@@ -154,8 +157,8 @@ impl<'a> Engine<'a> {
             left: self.left.clone(),
             bought: self.bought.clone(),
             lines: Vec::new(),
-            shares: vec![None; self.problem.needs.len()],
-            rank: self.rank.clone(),
+            shares: Vec::new(),
+            rank: Arc::clone(&self.rank),
             next_round: 0,
         }
     }

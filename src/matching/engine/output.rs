@@ -4,7 +4,7 @@ use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::instance::{SourceKind, CLASS_LABELS};
+use super::instance::{SourceKind, Sym, CLASS_LABELS};
 use super::{distance_km, Engine};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,30 +42,51 @@ pub struct Summary {
     pub money_spent: String,
 }
 
-/// Fen as a decimal string of yuan.
+/// Fen as a decimal string of yuan. Written by hand rather than with `format!`: a plan has a
+/// cost on every purchase line.
 pub fn yuan(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
+    let mut text = String::with_capacity(16);
+    if fen < 0 {
+        text.push('-');
+    }
+    let fen = fen.unsigned_abs();
+    text.push_str(itoa::Buffer::new().format(fen / 100));
+    let cents = (fen % 100) as u8;
+    text.push(char::from(b'0' + cents / 10));
+    text.push(char::from(b'0' + cents % 10));
+    text.insert(text.len() - 2, '.');
+    text
 }
 
 /// Need, source and offer of a plan line.
 type LineKey = (usize, usize, Option<usize>);
 
+/// A line's key as one number that sorts the same way (need, source, then offer, none first).
+fn packed(need: usize, source: usize, offer: Option<usize>) -> u128 {
+    let offer = offer.map_or(0, |o| o as u128 + 1);
+    (need as u128) << 80 | (source as u128) << 40 | offer
+}
+
 /// The plan, and when `explain`, the reasons as data (one per line).
 pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
     let problem = engine.problem;
     // One line per need, source and offer, in the order of the instance.
-    let mut lines: Vec<(LineKey, i64)> = engine
+    let mut lines: Vec<(u128, u32)> = engine
         .lines
         .iter()
-        .map(|line| ((line.need(), line.source(), line.offer()), line.quantity))
+        .enumerate()
+        .map(|(i, line)| (packed(line.need(), line.source(), line.offer()), i as u32))
         .collect();
     lines.sort_unstable_by_key(|line| line.0);
     let mut merged: Vec<(LineKey, i64)> = Vec::with_capacity(lines.len());
-    for (key, quantity) in lines {
+    let mut last_key = None;
+    for (key, i) in lines {
+        let line = &engine.lines[i as usize];
         match merged.last_mut() {
-            Some(last) if last.0 == key => last.1 += quantity,
-            _ => merged.push((key, quantity)),
+            Some(last) if last_key == Some(key) => last.1 += line.quantity,
+            _ => merged.push(((line.need(), line.source(), line.offer()), line.quantity)),
         }
+        last_key = Some(key);
     }
     let mut sharing: FxHashMap<usize, usize> = FxHashMap::default();
     for share in engine.shares.iter().flatten() {
@@ -113,7 +134,7 @@ pub struct Why {
     pub source: SourceWhy,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ShareWhy {
     /// The need gets all it asked.
@@ -182,6 +203,8 @@ fn write_lines(
     let mut whys = Vec::with_capacity(lines.len());
     // Texts that many lines repeat, made once: the need's share, where supply comes from.
     let mut shares: Option<(usize, ShareWhy, String)> = None;
+    // Equal shares repeat across the needs of a share: their texts too.
+    let mut share_texts: FxHashMap<(ShareWhy, Sym), String> = FxHashMap::default();
     let mut froms: FxHashMap<FromKey, (SourceWhy, String)> = FxHashMap::default();
     for &((n, s, offer), quantity) in lines {
         let need = &problem.needs[n];
@@ -196,7 +219,10 @@ fn write_lines(
         let from = offer.map_or(source.location, |o| problem.offers[o].location);
         if shares.as_ref().is_none_or(|(m, _, _)| *m != n) {
             let share = share_why(engine, n, sharing);
-            let text = share_text(engine, n, &share);
+            let text = share_texts
+                .entry((share.clone(), need.item))
+                .or_insert_with(|| share_text(engine, n, &share))
+                .clone();
             shares = Some((n, share, text));
         }
         let (_, share, share_text) = shares.as_ref().expect("made above");
