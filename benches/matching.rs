@@ -75,6 +75,7 @@ fn run(name: &str, scale: Scale) {
 }
 
 fn main() {
+    weave::allocator::configure();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))

@@ -4,6 +4,7 @@
 #[macro_use]
 mod text_enum;
 
+pub mod allocator;
 pub mod app;
 pub mod audit;
 pub mod auth;

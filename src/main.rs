@@ -7,6 +7,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    weave::allocator::configure();
     let cli = weave::cli::Cli::parse();
     match weave::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
