@@ -26,6 +26,8 @@ mod output;
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
+
 use rustc_hash::FxHashMap;
 
 pub use instance::{Instance, InvalidInstance, Problem};
@@ -269,19 +271,27 @@ impl<'a> Engine<'a> {
         let mut money_index = EarmarkIndex::new(money.iter().map(|&s| &problem.sources[s].earmark));
         let held: Vec<i64> = money.iter().map(|&s| self.left[s]).collect();
         money_index.order_piles_by(|c| (std::cmp::Reverse(held[c as usize]), c));
+        // Per item and date, the offers that arrive in time, cheapest first.
+        let mut reaching: FxHashMap<(Sym, Option<NaiveDate>), Vec<usize>> = FxHashMap::default();
         let mut usable: Vec<usize> = Vec::new();
         for &n in &short {
             let need = &problem.needs[n];
             // Only offers with capacity left that arrive in time can sell to this need.
-            let offers: &mut Vec<usize> = offers_by_item.entry(need.item).or_default();
-            offers.retain(|&o| self.bought[o] < problem.offers[o].capacity);
             usable.clear();
-            usable.extend(
-                offers
-                    .iter()
-                    .copied()
-                    .filter(|&o| problem.offers[o].may_serve(need, problem.today)),
-            );
+            if need.rate.is_none() {
+                let offers = reaching
+                    .entry((need.item, need.needed_by))
+                    .or_insert_with(|| {
+                        let offers = offers_by_item
+                            .get(&need.item)
+                            .map_or(&[][..], Vec::as_slice);
+                        let arrive =
+                            |o: &&usize| problem.offers[**o].may_serve(need, problem.today);
+                        offers.iter().filter(arrive).copied().collect()
+                    });
+                offers.retain(|&o| self.bought[o] < problem.offers[o].capacity);
+                usable.extend_from_slice(offers);
+            }
             let Some(mut least) = self.least_unit(need, &usable) else {
                 continue;
             };

@@ -528,9 +528,12 @@ fn route_price(tiers: &[Tier], route: Route) -> i128 {
 }
 
 /// Buys what each pass group found money for, through its route. Offers sell cheapest first;
-/// one asked for more than it can still deliver shares what it has among the groups buying
-/// through it, in proportion to what each still wants (whole units, the spare units to the
-/// first groups that were cut). Per group, the units bought through each channel.
+/// one asked for more than it can still deliver shares what it has among the tiers buying
+/// through it, in proportion to what each still wants, and a tier shares what it got among its
+/// groups the same way. Every offer of a tier reaches every need of its groups and costs at
+/// most the tier's price, so each group then takes its units from the tier's offers in turn:
+/// one or two offers each, not a sliver of every one. Per group, the units bought through
+/// each channel.
 fn buy(
     problem: &Problem,
     tiers: &[Tier],
@@ -539,96 +542,82 @@ fn buy(
     offer_units: &mut [i64],
 ) -> Vec<Vec<(Channel, i64)>> {
     let mut bought: Vec<Vec<(Channel, i64)>> = vec![Vec::new(); routes.len()];
-    let mut buyers: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
+    let mut groups_of_tier: Vec<Vec<usize>> = vec![Vec::new(); tiers.len()];
     for (g, &route) in routes.iter().enumerate() {
         match route {
             Route::Rate(rate) => bought[g].push((Channel::Rate(rate), wanted[g])),
-            Route::Tier(t) => {
-                for &o in &tiers[t].offers {
-                    buyers.entry(o).or_default().push(g);
-                }
-            }
+            Route::Tier(t) => groups_of_tier[t].push(g),
+        }
+    }
+    let mut still: Vec<i64> = groups_of_tier
+        .iter()
+        .map(|groups| groups.iter().map(|&g| wanted[g]).sum())
+        .collect();
+    let mut buyers: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
+    for (t, tier) in tiers.iter().enumerate() {
+        for &o in &tier.offers {
+            buyers.entry(o).or_default().push(t);
         }
     }
     let mut offers: Vec<usize> = buyers.keys().copied().collect();
     offers
         .sort_unstable_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
-    let mut still = wanted.to_vec();
+    // Per tier, what it bought through each offer, cheapest first.
+    let mut sold: Vec<Vec<(usize, i64)>> = vec![Vec::new(); tiers.len()];
     for o in offers {
-        let groups: Vec<usize> = buyers[&o]
-            .iter()
-            .copied()
-            .filter(|&g| still[g] > 0)
-            .collect();
+        let buying = &buyers[&o];
+        let wants: Vec<i64> = buying.iter().map(|&t| still[t]).collect();
         let left = problem.offers[o].capacity - offer_units[o];
-        let asked: i64 = groups.iter().map(|&g| still[g]).sum();
-        let mut spare = left.min(asked);
-        let mut shares: Vec<i64> = groups
-            .iter()
-            .map(|&g| (still[g] as i128 * spare as i128 / asked.max(1) as i128) as i64)
-            .collect();
-        spare -= shares.iter().sum::<i64>();
-        // The spare units go one each to the first groups that were cut.
-        for (share, &g) in shares.iter_mut().zip(&groups) {
-            if spare == 0 {
-                break;
-            }
-            if *share < still[g] {
-                *share += 1;
-                spare -= 1;
-            }
-        }
-        for (&g, share) in groups.iter().zip(shares) {
+        for (&t, share) in buying.iter().zip(share_out(left, &wants)) {
             if share > 0 {
-                bought[g].push((Channel::Offer(o), share));
-                still[g] -= share;
+                sold[t].push((o, share));
+                still[t] -= share;
                 offer_units[o] += share;
             }
         }
     }
-    let mut groups_of_tier: Vec<Vec<usize>> = vec![Vec::new(); tiers.len()];
-    for (g, &route) in routes.iter().enumerate() {
-        if let Route::Tier(t) = route {
-            groups_of_tier[t].push(g);
+    for (groups, mut sold) in groups_of_tier.iter().zip(sold) {
+        let total = sold.iter().map(|&(_, units)| units).sum();
+        let wants: Vec<i64> = groups.iter().map(|&g| wanted[g]).collect();
+        let mut next = 0;
+        for (&g, mut owed) in groups.iter().zip(share_out(total, &wants)) {
+            while owed > 0 {
+                let (o, left) = &mut sold[next];
+                let take = owed.min(*left);
+                bought[g].push((Channel::Offer(*o), take));
+                owed -= take;
+                *left -= take;
+                if *left == 0 {
+                    next += 1;
+                }
+            }
         }
-    }
-    for (tier, groups) in tiers.iter().zip(&groups_of_tier) {
-        deal_tier(tier, groups, &mut bought);
     }
     bought
 }
 
-/// Every offer of a tier reaches every need of its groups, and costs at most the tier's price:
-/// so what the groups of a tier bought is dealt again, in order, from each offer in turn, and
-/// each group buys from one or two offers instead of a sliver of each. What each group gets
-/// and each offer sells stay the same.
-fn deal_tier(tier: &Tier, groups: &[usize], bought: &mut [Vec<(Channel, i64)>]) {
-    let mut sold: FxHashMap<usize, i64> = FxHashMap::default();
-    let mut owed = Vec::with_capacity(groups.len());
-    for &g in groups {
-        let mut total = 0;
-        for (channel, units) in bought[g].drain(..) {
-            if let Channel::Offer(o) = channel {
-                *sold.entry(o).or_default() += units;
-            }
-            total += units;
-        }
-        owed.push(total);
+/// Splits up to `units` in proportion to `wants` (never more than wanted), whole units, the
+/// spare ones one each to the first that were cut.
+fn share_out(units: i64, wants: &[i64]) -> Vec<i64> {
+    let asked: i64 = wants.iter().sum();
+    if units >= asked {
+        return wants.to_vec();
     }
-    let mut offers = tier.offers.iter().filter_map(|o| Some((*o, *sold.get(o)?)));
-    let mut current = offers.next();
-    for (&g, mut owed) in groups.iter().zip(owed) {
-        while owed > 0 {
-            let (o, left) = current.as_mut().expect("what was sold was bought");
-            let take = owed.min(*left);
-            bought[g].push((Channel::Offer(*o), take));
-            owed -= take;
-            *left -= take;
-            if *left == 0 {
-                current = offers.next();
-            }
+    let mut shares: Vec<i64> = wants
+        .iter()
+        .map(|&want| (want as i128 * units as i128 / asked as i128) as i64)
+        .collect();
+    let mut spare = units - shares.iter().sum::<i64>();
+    for (share, &want) in shares.iter_mut().zip(wants) {
+        if spare == 0 {
+            break;
+        }
+        if *share < want {
+            *share += 1;
+            spare -= 1;
         }
     }
+    shares
 }
 
 fn price(engine: &Engine, channel: Channel) -> i128 {

@@ -93,17 +93,25 @@ pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
         *sharing.entry(share.round).or_default() += 1;
     }
     // Lines of one need stay together so each part makes the need's texts once.
+    // The first part's vectors have room for every line: the others are appended to them
+    // (at national scale the lines are hundreds of megabytes, so they are moved only once).
     let parts = split_at_needs(&merged, super::workers());
-    let done = super::in_parallel(&parts, |lines| {
-        write_lines(engine, lines, &sharing, explain)
+    let numbered: Vec<(usize, &[(LineKey, i64)])> = parts.into_iter().enumerate().collect();
+    let done = super::in_parallel(&numbered, |&(part, lines)| {
+        let room = if part == 0 { merged.len() } else { lines.len() };
+        write_lines(engine, lines, room, &sharing, explain)
     });
     let mut money_spent = 0i64;
-    let mut allocations = Vec::with_capacity(merged.len());
-    let mut whys = Vec::with_capacity(merged.len());
-    for (spent, part_allocations, part_whys) in done {
+    let mut allocations = Vec::new();
+    let mut whys = Vec::new();
+    for (spent, mut part_allocations, mut part_whys) in done {
         money_spent += spent;
-        allocations.extend(part_allocations);
-        whys.extend(part_whys);
+        if allocations.is_empty() {
+            std::mem::swap(&mut allocations, &mut part_allocations);
+            std::mem::swap(&mut whys, &mut part_whys);
+        }
+        allocations.append(&mut part_allocations);
+        whys.append(&mut part_whys);
     }
     let unmet = (0..problem.needs.len())
         .filter(|&n| engine.short(n) > 0)
@@ -190,17 +198,19 @@ type Written = (i64, Vec<AllocationOut>, Vec<Why>);
 /// Source, offer and rate: what a line's "from" text depends on.
 type FromKey = (usize, Option<usize>, Option<i64>);
 
-/// Plan lines and their reasons for a run of merged lines; the money they spend.
+/// Plan lines and their reasons for a run of merged lines (with room for `room` lines); the
+/// money they spend.
 fn write_lines(
     engine: &Engine,
     lines: &[(LineKey, i64)],
+    room: usize,
     sharing: &FxHashMap<usize, usize>,
     explain: bool,
 ) -> Written {
     let problem = engine.problem;
     let mut money_spent = 0;
-    let mut allocations = Vec::with_capacity(lines.len());
-    let mut whys = Vec::with_capacity(lines.len());
+    let mut allocations = Vec::with_capacity(room);
+    let mut whys = Vec::with_capacity(if explain { room } else { 0 });
     // Texts that many lines repeat, made once: the need's share, where supply comes from.
     let mut shares: Option<(usize, ShareWhy, String)> = None;
     // Equal shares repeat across the needs of a share: their texts too.
@@ -278,7 +288,7 @@ fn share_why(engine: &Engine, n: usize, sharing: &FxHashMap<usize, usize>) -> Sh
 fn source_why(engine: &Engine, n: usize, s: usize, offer: Option<usize>) -> SourceWhy {
     let problem = engine.problem;
     let source = &problem.sources[s];
-    let expires = source.expires.map(|e| e.format("%Y-%m-%d").to_string());
+    let expires = source.expires.map(|e| e.to_string());
     match (source.kind, offer) {
         (SourceKind::Money, Some(o)) => SourceWhy::Purchase {
             unit_price: yuan(problem.offers[o].unit_price),
