@@ -1,7 +1,10 @@
 //! The instance format of MATCHING.md, read and checked into the typed [`Problem`] the engine
 //! works on. Every rejection names the offending record.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::fmt::Display;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -12,7 +15,7 @@ use serde::Deserialize;
 #[error("{0}")]
 pub struct InvalidInstance(pub String);
 
-fn invalid(record: &str, message: impl std::fmt::Display) -> InvalidInstance {
+fn invalid(record: &dyn Display, message: impl Display) -> InvalidInstance {
     InvalidInstance(format!("{record}: {message}"))
 }
 
@@ -161,7 +164,7 @@ pub type Sym = u32;
 
 #[derive(Debug, Default)]
 pub struct Symbols {
-    index: HashMap<String, Sym>,
+    index: FxHashMap<String, Sym>,
     names: Vec<String>,
 }
 
@@ -306,7 +309,10 @@ pub struct Problem {
 
 const MAX_QUANTITY: i64 = 1_000_000_000_000;
 
-fn date(record: &str, field: &str, text: &str) -> Result<NaiveDate, InvalidInstance> {
+fn date(record: &dyn Display, field: &str, text: &str) -> Result<NaiveDate, InvalidInstance> {
+    if let Some(date) = plain_date(text) {
+        return Ok(date);
+    }
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
         invalid(
             record,
@@ -315,8 +321,24 @@ fn date(record: &str, field: &str, text: &str) -> Result<NaiveDate, InvalidInsta
     })
 }
 
+/// A date written exactly `YYYY-MM-DD`, read without a format pattern (an instance has one or
+/// two per record; anything else goes through chrono's parser).
+fn plain_date(text: &str) -> Option<NaiveDate> {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        bytes[range].iter().try_fold(0u32, |value, &b| {
+            b.is_ascii_digit().then(|| value * 10 + u32::from(b - b'0'))
+        })
+    };
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
+}
+
 fn optional_date(
-    record: &str,
+    record: &dyn Display,
     field: &str,
     text: &Option<String>,
 ) -> Result<Option<NaiveDate>, InvalidInstance> {
@@ -324,7 +346,7 @@ fn optional_date(
 }
 
 /// Parses a decimal string of yuan into fen; more than two decimals is refused.
-fn fen(record: &str, field: &str, text: &str) -> Result<i64, InvalidInstance> {
+fn fen(record: &dyn Display, field: &str, text: &str) -> Result<i64, InvalidInstance> {
     let value: Decimal = text.trim().parse().map_err(|_| {
         invalid(
             record,
@@ -347,7 +369,7 @@ fn fen(record: &str, field: &str, text: &str) -> Result<i64, InvalidInstance> {
         .ok_or_else(|| invalid(record, format!("{field} is too large")))
 }
 
-fn quantity(record: &str, value: i64, allow_zero: bool) -> Result<i64, InvalidInstance> {
+fn quantity(record: &dyn Display, value: i64, allow_zero: bool) -> Result<i64, InvalidInstance> {
     if value < 0 {
         return Err(invalid(record, "quantity must not be negative"));
     }
@@ -360,7 +382,10 @@ fn quantity(record: &str, value: i64, allow_zero: bool) -> Result<i64, InvalidIn
     Ok(value)
 }
 
-fn location(record: &str, value: Option<[f64; 2]>) -> Result<Option<[f64; 2]>, InvalidInstance> {
+fn location(
+    record: &dyn Display,
+    value: Option<[f64; 2]>,
+) -> Result<Option<[f64; 2]>, InvalidInstance> {
     match value {
         Some([lat, lon]) if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) => {
             Err(invalid(
@@ -372,14 +397,30 @@ fn location(record: &str, value: Option<[f64; 2]>) -> Result<Option<[f64; 2]>, I
     }
 }
 
-fn unique(seen: &mut HashSet<String>, kind: &str, id: &str) -> Result<String, InvalidInstance> {
+/// A record as error messages name it, e.g. `need "n1"`; written out only for an error.
+struct Record<'a> {
+    kind: &'static str,
+    id: &'a str,
+}
+
+impl Display for Record<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} \"{}\"", self.kind, self.id)
+    }
+}
+
+fn unique<'a>(
+    seen: &mut FxHashSet<&'a str>,
+    kind: &'static str,
+    id: &'a str,
+) -> Result<Record<'a>, InvalidInstance> {
     if id.trim().is_empty() {
         return Err(InvalidInstance(format!("a {kind} has an empty id")));
     }
-    if !seen.insert(id.to_owned()) {
+    if !seen.insert(id) {
         return Err(InvalidInstance(format!("{kind} \"{id}\": duplicate id")));
     }
-    Ok(format!("{kind} \"{id}\""))
+    Ok(Record { kind, id })
 }
 
 fn symbols_of(symbols: &mut Symbols, list: &[String]) -> Option<Vec<Sym>> {
@@ -402,7 +443,7 @@ impl Instance {
 
     /// Checks every record and turns the instance into a [`Problem`].
     pub fn check(&self) -> Result<Problem, InvalidInstance> {
-        let today = date("instance", "today", &self.today)?;
+        let today = date(&"instance", "today", &self.today)?;
         let mut symbols = Symbols::default();
         let vulnerable: HashSet<Sym> = match &self.policy {
             Some(policy) => policy
@@ -415,19 +456,19 @@ impl Instance {
                 .map(|g| symbols.intern(g))
                 .collect(),
         };
-        let mut seen = HashSet::new();
+        let mut seen = FxHashSet::default();
         let needs = self
             .needs
             .iter()
             .map(|need| need.check(&mut seen, &mut symbols, &vulnerable))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut seen = HashSet::new();
+        let mut seen = FxHashSet::default();
         let sources = self
             .sources
             .iter()
             .map(|source| source.check(&mut seen, &mut symbols))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut seen = HashSet::new();
+        let mut seen = FxHashSet::default();
         let offers = self
             .offers
             .iter()
@@ -444,9 +485,9 @@ impl Instance {
 }
 
 impl NeedIn {
-    fn check(
-        &self,
-        seen: &mut HashSet<String>,
+    fn check<'a>(
+        &'a self,
+        seen: &mut FxHashSet<&'a str>,
         symbols: &mut Symbols,
         vulnerable: &HashSet<Sym>,
     ) -> Result<Need, InvalidInstance> {
@@ -489,9 +530,9 @@ impl NeedIn {
 }
 
 impl SourceIn {
-    fn check(
-        &self,
-        seen: &mut HashSet<String>,
+    fn check<'a>(
+        &'a self,
+        seen: &mut FxHashSet<&'a str>,
         symbols: &mut Symbols,
     ) -> Result<Source, InvalidInstance> {
         let record = unique(seen, "source", &self.id)?;
@@ -556,9 +597,9 @@ impl SourceIn {
 }
 
 impl OfferIn {
-    fn check(
-        &self,
-        seen: &mut HashSet<String>,
+    fn check<'a>(
+        &'a self,
+        seen: &mut FxHashSet<&'a str>,
         symbols: &mut Symbols,
     ) -> Result<Offer, InvalidInstance> {
         let record = unique(seen, "offer", &self.id)?;
@@ -581,5 +622,40 @@ impl OfferIn {
             lead_days: self.lead_days,
             location: location(&record, self.location)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_dates_read_as_chrono_reads_them_and_others_fall_through() {
+        for text in [
+            "2020-02-10",
+            "2020-12-31",
+            "2024-02-29",
+            "0001-01-01",
+            "9999-12-31",
+        ] {
+            let chrono = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+            assert_eq!(plain_date(text), chrono, "{text}");
+        }
+        // Not plain: chrono decides (and names the field when it refuses).
+        for text in [
+            "2023-02-29",
+            "2020-13-01",
+            "2020-2-01",
+            "20a0-02-01",
+            "2020/02/01",
+            "",
+        ] {
+            assert_eq!(plain_date(text), None, "{text}");
+        }
+        let error = date(&"need \"n1\"", "needed_by", "2023-02-29").unwrap_err();
+        assert_eq!(
+            error.0,
+            "need \"n1\": needed_by \"2023-02-29\" is not a date (YYYY-MM-DD)"
+        );
     }
 }
