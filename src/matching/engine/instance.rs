@@ -1,13 +1,11 @@
 //! The instance format of MATCHING.md, read and checked into the typed [`Problem`] the engine
 //! works on. Every rejection names the offending record.
 
-use std::collections::HashSet;
 use std::fmt::Display;
-
-use rustc_hash::{FxHashMap, FxHashSet};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
 
 /// Why an instance cannot be planned.
@@ -445,7 +443,7 @@ impl Instance {
     pub fn check(&self) -> Result<Problem, InvalidInstance> {
         let today = date(&"instance", "today", &self.today)?;
         let mut symbols = Symbols::default();
-        let vulnerable: HashSet<Sym> = match &self.policy {
+        let vulnerable: FxHashSet<Sym> = match &self.policy {
             Some(policy) => policy
                 .vulnerable_groups
                 .iter()
@@ -489,7 +487,7 @@ impl NeedIn {
         &'a self,
         seen: &mut FxHashSet<&'a str>,
         symbols: &mut Symbols,
-        vulnerable: &HashSet<Sym>,
+        vulnerable: &FxHashSet<Sym>,
     ) -> Result<Need, InvalidInstance> {
         let record = unique(seen, "need", &self.id)?;
         let urgency = Urgency::parse(&self.urgency).ok_or_else(|| {
