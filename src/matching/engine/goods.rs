@@ -202,21 +202,22 @@ fn hand_out(
 ) {
     let problem = engine.problem;
     let routes = fair.route();
+    // Sort keys are made once per lot and need: a sort reads them many times, and each read of
+    // a source or need record is a miss in the cache.
     let mut queues: Vec<Vec<usize>> = lot_groups
         .iter()
         .map(|lots| {
-            let mut lots = lots.clone();
-            lots.sort_by_key(|&s| {
-                let source = &problem.sources[s];
-                (
-                    source.expires.is_none(),
-                    source.expires,
-                    place_key(source.location),
-                    s,
-                )
-            });
-            lots.reverse(); // popped from the back
-            lots
+            let mut keyed: Vec<(bool, Option<NaiveDate>, u64, usize)> = lots
+                .iter()
+                .map(|&s| {
+                    let source = &problem.sources[s];
+                    let place = place_key(source.location);
+                    (source.expires.is_none(), source.expires, place, s)
+                })
+                .collect();
+            keyed.sort_unstable();
+            // Popped from the back.
+            keyed.into_iter().rev().map(|(.., s)| s).collect()
         })
         .collect();
     for (f, route) in routes.into_iter().enumerate() {
@@ -226,9 +227,22 @@ fn hand_out(
             continue;
         }
         let shares = engine.split(&needs, units);
+        let mut keyed: Vec<(u64, usize, usize, i64)> = needs
+            .drain(..)
+            .zip(shares)
+            .filter(|&(_, units)| units > 0)
+            .map(|(n, units)| {
+                (
+                    place_key(problem.needs[n].location),
+                    engine.rank[n],
+                    n,
+                    units,
+                )
+            })
+            .collect();
+        keyed.sort_unstable();
         let mut wanted: Vec<(usize, i64)> =
-            needs.drain(..).zip(shares).filter(|p| p.1 > 0).collect();
-        wanted.sort_by_key(|&(n, _)| (place_key(problem.needs[n].location), engine.rank[n]));
+            keyed.into_iter().map(|(.., n, units)| (n, units)).collect();
         let mut cursor = 0;
         for (lot_group, amount) in route {
             let mut amount = amount as i64;
