@@ -158,6 +158,9 @@ impl Pools {
     }
 }
 
+/// The number of the pile of entries whose earmark restricts nothing.
+const OPEN: usize = 0;
+
 /// The fields an earmark can restrict, in the order an entry is filed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Field {
@@ -183,10 +186,20 @@ fn own_values(need: &Need) -> [(Field, Option<Sym>); 5] {
 /// open when it restricts nothing. A need can only be admitted by an open entry or one filed
 /// under its own district, community, item, category or group, so those piles are the only
 /// candidates; the caller still checks each one in full (the other lists, dates).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct EarmarkIndex {
-    open: Vec<u32>,
-    piles: FxHashMap<(Field, Sym), Vec<u32>>,
+    /// The piles by number; the first is the open one.
+    lists: Vec<Vec<u32>>,
+    piles: FxHashMap<(Field, Sym), usize>,
+}
+
+impl Default for EarmarkIndex {
+    fn default() -> EarmarkIndex {
+        EarmarkIndex {
+            lists: vec![Vec::new()],
+            piles: FxHashMap::default(),
+        }
+    }
 }
 
 impl EarmarkIndex {
@@ -202,17 +215,18 @@ impl EarmarkIndex {
                 (Field::Group, &earmark.groups),
             ];
             match lists.into_iter().find(|(_, list)| list.is_some()) {
-                None => index.open.push(i as u32),
+                None => index.lists[OPEN].push(i as u32),
                 Some((field, values)) => {
                     let mut values = values.clone().unwrap_or_default();
                     values.sort_unstable();
                     values.dedup();
                     for value in values {
-                        index
-                            .piles
-                            .entry((field, value))
-                            .or_default()
-                            .push(i as u32);
+                        let lists = &mut index.lists;
+                        let pile = *index.piles.entry((field, value)).or_insert_with(|| {
+                            lists.push(Vec::new());
+                            lists.len() - 1
+                        });
+                        lists[pile].push(i as u32);
                     }
                 }
             }
@@ -223,32 +237,36 @@ impl EarmarkIndex {
     /// Orders every pile by `key` (the open pile too); [`EarmarkIndex::piles`] then gives them
     /// in that order.
     pub fn order_piles_by<K: Ord>(&mut self, key: impl Fn(u32) -> K) {
-        self.open.sort_by_key(|&i| key(i));
-        for pile in self.piles.values_mut() {
+        for pile in &mut self.lists {
             pile.sort_by_key(|&i| key(i));
         }
     }
 
-    /// The piles that may admit `need`: the open one, then those of its own values. An entry
-    /// is in at most one of them.
-    pub fn piles<'a>(&'a self, need: &Need) -> impl Iterator<Item = &'a [u32]> + 'a {
-        std::iter::once(self.open.as_slice()).chain(own_values(need).into_iter().filter_map(
-            |(field, value)| {
-                value
-                    .and_then(|v| self.piles.get(&(field, v)))
-                    .map(Vec::as_slice)
-            },
-        ))
+    /// The numbers of the piles that may admit `need`: the open one, then those of its own
+    /// values. An entry is in at most one of them.
+    pub fn piles<'a>(&'a self, need: &Need) -> impl Iterator<Item = usize> + 'a {
+        std::iter::once(OPEN).chain(
+            own_values(need)
+                .into_iter()
+                .filter_map(|(field, value)| value.and_then(|v| self.piles.get(&(field, v))))
+                .copied(),
+        )
+    }
+
+    /// Pile number `pile`'s entries.
+    pub fn pile(&self, pile: usize) -> &[u32] {
+        &self.lists[pile]
+    }
+
+    pub fn pile_count(&self) -> usize {
+        self.lists.len()
     }
 
     /// The entries that may admit `need`, in increasing order, into `out` (cleared first).
     pub fn candidates(&self, need: &Need, out: &mut Vec<u32>) {
         out.clear();
-        out.extend_from_slice(&self.open);
-        for (field, value) in own_values(need) {
-            if let Some(pile) = value.and_then(|v| self.piles.get(&(field, v))) {
-                out.extend_from_slice(pile);
-            }
+        for pile in self.piles(need) {
+            out.extend_from_slice(&self.lists[pile]);
         }
         out.sort_unstable();
     }

@@ -70,6 +70,48 @@ fn run(problem: &Problem) -> Engine<'_> {
     engine
 }
 
+/// Sources of a money pile per block: the last pass walks a pile richest first (as the
+/// sources were when it began) and most of them have been drained by then, so each block
+/// keeps the most any of its sources still holds and a need passes over the blocks that
+/// cannot pay one unit.
+const BLOCK: usize = 64;
+
+struct PileBlocks {
+    /// Per pile, per block of `BLOCK` entries: the most one of them holds.
+    most: Vec<Vec<i64>>,
+    /// Per entry: the piles it is in and its place there.
+    places: Vec<Vec<(usize, usize)>>,
+}
+
+impl PileBlocks {
+    fn new(index: &EarmarkIndex, entries: usize, holds: impl Fn(u32) -> i64) -> PileBlocks {
+        let mut places = vec![Vec::new(); entries];
+        let most = (0..index.pile_count())
+            .map(|p| {
+                let pile = index.pile(p);
+                for (at, &c) in pile.iter().enumerate() {
+                    places[c as usize].push((p, at));
+                }
+                let block_most = |block: &[u32]| block.iter().map(|&c| holds(c)).max();
+                pile.chunks(BLOCK)
+                    .map(|b| block_most(b).unwrap_or(0))
+                    .collect()
+            })
+            .collect();
+        PileBlocks { most, places }
+    }
+
+    /// Entry `c` holds less than before: its blocks are measured again.
+    fn measure(&mut self, index: &EarmarkIndex, c: u32, holds: impl Fn(u32) -> i64) {
+        for &(p, at) in &self.places[c as usize] {
+            let pile = index.pile(p);
+            let start = at / BLOCK * BLOCK;
+            let block = &pile[start..(start + BLOCK).min(pile.len())];
+            self.most[p][at / BLOCK] = block.iter().map(|&c| holds(c)).max().unwrap_or(0);
+        }
+    }
+}
+
 /// One line of the plan while it is being made. Kept small: a national plan holds millions of
 /// them before purchases are re-dealt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +313,7 @@ impl<'a> Engine<'a> {
         let mut money_index = EarmarkIndex::new(money.iter().map(|&s| &problem.sources[s].earmark));
         let held: Vec<i64> = money.iter().map(|&s| self.left[s]).collect();
         money_index.order_piles_by(|c| (std::cmp::Reverse(held[c as usize]), c));
+        let mut blocks = PileBlocks::new(&money_index, money.len(), |c| held[c as usize]);
         // Per item and date, the offers that arrive in time, cheapest first.
         let mut reaching: FxHashMap<(Sym, Option<NaiveDate>), Vec<usize>> = FxHashMap::default();
         let mut usable: Vec<usize> = Vec::new();
@@ -295,21 +338,30 @@ impl<'a> Engine<'a> {
             let Some(mut least) = self.least_unit(need, &usable) else {
                 continue;
             };
-            'piles: for pile in money_index.piles(need) {
-                for &c in pile {
-                    if held[c as usize] < least {
-                        break;
+            'piles: for p in money_index.piles(need) {
+                let pile = money_index.pile(p);
+                let mut end = pile.partition_point(|&c| held[c as usize] >= least);
+                let mut at = 0;
+                while at < end {
+                    // A block whose richest source cannot pay a unit any more is passed over.
+                    if blocks.most[p][at / BLOCK] < least {
+                        at = (at / BLOCK + 1) * BLOCK;
+                        continue;
                     }
+                    let c = pile[at];
+                    at += 1;
                     let s = money[c as usize];
                     if self.left[s] < least || !problem.sources[s].may_serve(need, problem.today) {
                         continue;
                     }
                     self.buy_for(n, s, &usable);
+                    blocks.measure(&money_index, c, |c| self.left[money[c as usize]]);
                     usable.retain(|&o| self.bought[o] < problem.offers[o].capacity);
                     match self.least_unit(need, &usable) {
                         Some(price) if self.short(n) > 0 => least = price,
                         _ => break 'piles,
                     }
+                    end = pile.partition_point(|&c| held[c as usize] >= least);
                 }
             }
         }
