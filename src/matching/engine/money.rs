@@ -1,8 +1,6 @@
 //! Stage two: money, for what goods could not cover. Rate needs are paid directly; goods needs
 //! buy through the cheapest offer that still has capacity and arrives in time.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use rustc_hash::FxHashMap;
 
@@ -712,12 +710,15 @@ fn pay(
 /// every deadline whenever the lines before did (a cell where it would not is left as it was).
 pub(super) fn consolidate_purchases(engine: &mut Engine) {
     let problem = engine.problem;
-    // Each money source's purse, numbered once.
+    // Each money source's purse, numbered once (goods sources buy nothing: no purse).
     let mut purse_ids: FxHashMap<Purse, u32> = FxHashMap::default();
     let purse_of: Vec<u32> = problem
         .sources
         .iter()
         .map(|source| {
+            if source.item.is_some() {
+                return u32::MAX;
+            }
             let next = purse_ids.len() as u32;
             *purse_ids.entry(purse(source)).or_insert(next)
         })
@@ -755,22 +756,23 @@ pub(super) fn consolidate_purchases(engine: &mut Engine) {
 /// when that would break a deadline or an earmark.
 fn deal(engine: &Engine, lines: &[Line]) -> Option<Vec<Line>> {
     let problem = engine.problem;
-    let mut needs: BTreeMap<usize, i64> = BTreeMap::new();
-    let mut bought: BTreeMap<(usize, usize), i64> = BTreeMap::new();
+    // Each need's units, soonest date first (ties by rank), and each source's units per
+    // offer, fastest offer first: both keys name one need or one source and offer.
+    let mut needs = Vec::with_capacity(lines.len());
+    let mut bought = Vec::with_capacity(lines.len());
     for line in lines {
-        *needs.entry(line.need()).or_default() += line.quantity;
-        *bought.entry((line.source(), line.offer()?)).or_default() += line.quantity;
-    }
-    let mut needs: Vec<(usize, i64)> = needs.into_iter().collect();
-    needs.sort_by_key(|&(n, _)| {
+        let (n, s, o) = (line.need(), line.source(), line.offer()?);
         let by = problem.needs[n].needed_by;
-        (by.is_none(), by, engine.rank[n])
-    });
-    let mut bought: Vec<((usize, usize), i64)> = bought.into_iter().collect();
-    bought.sort_by_key(|&((s, o), _)| {
+        needs.push(((by.is_none(), by, engine.rank[n]), n, line.quantity));
         let offer = &problem.offers[o];
-        (offer.lead_days, offer.unit_price, o, s)
-    });
+        bought.push((
+            (offer.lead_days, offer.unit_price, o, s),
+            (s, o),
+            line.quantity,
+        ));
+    }
+    let needs = summed_in_order(needs);
+    let bought = summed_in_order(bought);
     let mut dealt = Vec::new();
     let mut next = bought.into_iter();
     let ((mut source, mut offer), mut left) = next.next()?;
@@ -794,8 +796,23 @@ fn deal(engine: &Engine, lines: &[Line]) -> Option<Vec<Line>> {
     Some(dealt)
 }
 
+/// The units of each thing, in the order of its key (one key per thing).
+fn summed_in_order<K: Ord, T: PartialEq>(mut units: Vec<(K, T, i64)>) -> Vec<(T, i64)> {
+    units.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut summed: Vec<(T, i64)> = Vec::with_capacity(units.len());
+    for (_, thing, quantity) in units {
+        match summed.last_mut() {
+            Some((last, total)) if *last == thing => *total += quantity,
+            _ => summed.push((thing, quantity)),
+        }
+    }
+    summed
+}
+
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::matching::engine::Instance;
 
