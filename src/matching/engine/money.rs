@@ -414,10 +414,15 @@ fn clusters(
     purses_of: &[Option<usize>],
 ) -> (Vec<Cluster>, Vec<Vec<usize>>, usize) {
     let problem = engine.problem;
-    let mut needs: Vec<usize> = (0..problem.needs.len())
+    // In order of rank, read off the ranks (a permutation) rather than sorted by them.
+    let mut by_rank = vec![0; problem.needs.len()];
+    for (n, &rank) in engine.rank.iter().enumerate() {
+        by_rank[rank] = n;
+    }
+    let needs: Vec<usize> = by_rank
+        .into_iter()
         .filter(|&n| purses_of[n].is_some())
         .collect();
-    needs.sort_by_key(|&n| engine.rank[n]);
     let mut clusters: Vec<Cluster> = Vec::new();
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 6];
     let mut index: FxHashMap<(u8, usize, Buys), usize> = FxHashMap::default();
