@@ -220,7 +220,10 @@ impl FairProblem {
                 .sum::<usize>()
             + sets.iter().map(|s| s.len()).sum::<usize>()
             + self.groups.len();
-        let mut net = FlowNetwork::with_edges(first_set + sets.len(), edges);
+        // Nothing in it can carry more than the supply, nor ask more than the demands.
+        let supply = self.supplies.iter().sum::<Cap>().saturating_mul(scale);
+        let bound = supply.saturating_add(demands.iter().sum::<Cap>());
+        let mut net = FlowNetwork::with_bound(first_set + sets.len(), edges, bound);
         let supply_edges = (0..self.supplies.len())
             .map(|s| net.add_edge(SOURCE, self.supply_node(s as u32), self.supplies[s] * scale))
             .collect();
