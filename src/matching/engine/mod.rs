@@ -92,9 +92,8 @@ impl PileBlocks {
                 for (at, &c) in pile.iter().enumerate() {
                     places[c as usize].push((p, at));
                 }
-                let block_most = |block: &[u32]| block.iter().map(|&c| holds(c)).max();
                 pile.chunks(BLOCK)
-                    .map(|b| block_most(b).unwrap_or(0))
+                    .map(|block| most_of(block, &holds))
                     .collect()
             })
             .collect();
@@ -107,9 +106,14 @@ impl PileBlocks {
             let pile = index.pile(p);
             let start = at / BLOCK * BLOCK;
             let block = &pile[start..(start + BLOCK).min(pile.len())];
-            self.most[p][at / BLOCK] = block.iter().map(|&c| holds(c)).max().unwrap_or(0);
+            self.most[p][at / BLOCK] = most_of(block, &holds);
         }
     }
+}
+
+/// The most any entry of `block` holds.
+fn most_of(block: &[u32], holds: &impl Fn(u32) -> i64) -> i64 {
+    block.iter().map(|&c| holds(c)).max().unwrap_or(0)
 }
 
 /// One line of the plan while it is being made. Kept small: a national plan holds millions of

@@ -49,7 +49,7 @@ struct Cluster {
     set: usize,
     buys: Buys,
     /// For goods, a number for its item and date: clusters with the same one buy through
-    /// the same cheapest open offer.
+    /// the same tier of offers.
     market: usize,
     asked: i64,
     have: i64,
@@ -184,7 +184,7 @@ pub(super) fn allocate(engine: &mut Engine) {
         .map(|members| members.iter().map(|&s| engine.left[s] as i128).sum())
         .collect();
     let (mut clusters, mut by_class, markets) = clusters(engine, &purses_of);
-    // Per purse set, the groups of the current pass by channel (few per set), and the sets
+    // Per purse set, the groups of the current pass by route (few per set), and the sets
     // that have any, to clear after the pass.
     let mut set_groups: Vec<Vec<(Route, usize)>> = vec![Vec::new(); purse_sets.len()];
     let mut sets_in_pass: Vec<usize> = Vec::new();

@@ -51,10 +51,10 @@ pub fn yuan(fen: i64) -> String {
     }
     let fen = fen.unsigned_abs();
     text.push_str(itoa::Buffer::new().format(fen / 100));
+    text.push('.');
     let cents = (fen % 100) as u8;
     text.push(char::from(b'0' + cents / 10));
     text.push(char::from(b'0' + cents % 10));
-    text.insert(text.len() - 2, '.');
     text
 }
 
@@ -79,14 +79,13 @@ pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
         .collect();
     lines.sort_unstable_by_key(|line| line.0);
     let mut merged: Vec<(LineKey, i64)> = Vec::with_capacity(lines.len());
-    let mut last_key = None;
-    for (key, i) in lines {
+    for (_, i) in lines {
         let line = &engine.lines[i as usize];
+        let key = (line.need(), line.source(), line.offer());
         match merged.last_mut() {
-            Some(last) if last_key == Some(key) => last.1 += line.quantity,
-            _ => merged.push(((line.need(), line.source(), line.offer()), line.quantity)),
+            Some(last) if last.0 == key => last.1 += line.quantity,
+            _ => merged.push((key, line.quantity)),
         }
-        last_key = Some(key);
     }
     let mut sharing: FxHashMap<usize, usize> = FxHashMap::default();
     for share in engine.shares.iter().flatten() {
