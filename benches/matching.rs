@@ -52,11 +52,10 @@ fn run(name: &str, scale: Scale) {
     let plan = plan.expect("planned");
     let mut short = [false; 6];
     let mut present = [false; 6];
-    let unmet: std::collections::HashSet<&str> =
-        plan.unmet.iter().map(|u| u.need.as_str()).collect();
+    let unmet: std::collections::HashSet<&str> = plan.unmet.iter().map(|u| &*u.need).collect();
     for need in &problem.needs {
         present[need.class as usize] = true;
-        if unmet.contains(need.id.as_str()) {
+        if unmet.contains(&*need.id) {
             short[need.class as usize] = true;
         }
     }

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use axum::http::StatusCode;
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 use utoipa::ToSchema;
@@ -104,13 +103,6 @@ pub struct Plan {
     pub unmet: Vec<UnmetPart>,
 }
 
-fn fen_of(text: &str) -> i64 {
-    text.parse::<Decimal>()
-        .ok()
-        .and_then(|d| i64::try_from(d * Decimal::ONE_HUNDRED).ok())
-        .unwrap_or(0)
-}
-
 /// Runs the engine on the open needs and the supply left today, and keeps the result as a
 /// draft plan. Returns its id.
 pub async fn run(
@@ -162,7 +154,7 @@ pub(super) async fn insert(
         .unmet
         .iter()
         .filter_map(|u| {
-            let part = loaded.needs.get(&u.need)?;
+            let part = loaded.needs.get(&*u.need)?;
             Some(UnmetPart {
                 need_id: part.need_id,
                 item_id: part.item_id,
@@ -179,7 +171,7 @@ pub(super) async fn insert(
     .bind(plan.summary.needs as i64)
     .bind(plan.summary.asked)
     .bind(plan.summary.allocated)
-    .bind(fen_of(&plan.summary.money_spent))
+    .bind(plan.summary.money_spent.fen())
     .bind(serde_json::to_string(&unmet).map_err(anyhow::Error::from)?)
     .bind(actor.map(|a| a.user_id))
     .bind(db::now())
@@ -189,15 +181,12 @@ pub(super) async fn insert(
     for (line, why) in plan.allocations.iter().zip(whys) {
         let part = loaded
             .needs
-            .get(&line.need)
+            .get(&*line.need)
             .ok_or_else(|| anyhow::anyhow!("unknown need {}", line.need))?;
         let pledge = parse_source(&line.source)
             .ok_or_else(|| anyhow::anyhow!("unknown source {}", line.source))?;
         let offer = line.offer.as_deref().and_then(parse_offer);
-        let unit_cost = line
-            .cost
-            .as_deref()
-            .map(|c| fen_of(c) / line.quantity.max(1));
+        let unit_cost = line.cost.map(|c| c.fen() / line.quantity.max(1));
         sqlx::query(
             "INSERT INTO plan_lines (plan_id, need_id, item_id, pledge_id, offer_id, proposed_quantity, quantity, \
              unit_cost_fen, distance_m, reason, why_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -211,7 +200,7 @@ pub(super) async fn insert(
         .bind(line.quantity)
         .bind(unit_cost)
         .bind(line.distance_km.map(|km| (km * 1000.0).round() as i64))
-        .bind(&line.reason)
+        .bind(line.reason.to_string())
         .bind(serde_json::to_string(why).map_err(anyhow::Error::from)?)
         .execute(tx.conn())
         .await?;

@@ -99,7 +99,7 @@ pub fn received(instance: &Instance, plan: &Plan) -> Vec<i64> {
         .collect();
     let mut got = vec![0; instance.needs.len()];
     for line in &plan.allocations {
-        got[index[line.need.as_str()]] += line.quantity;
+        got[index[&*line.need]] += line.quantity;
     }
     got
 }
@@ -118,8 +118,8 @@ pub fn verify(instance: &Instance, plan: &Plan) -> Result<(), String> {
     let mut through: HashMap<&str, i64> = HashMap::new();
     let mut spent_total = 0;
     for line in &plan.allocations {
-        let need = needs.get(line.need.as_str()).ok_or("unknown need")?;
-        let source = sources.get(line.source.as_str()).ok_or("unknown source")?;
+        let need = needs.get(&*line.need).ok_or("unknown need")?;
+        let source = sources.get(&*line.source).ok_or("unknown source")?;
         if line.quantity <= 0 {
             return Err(format!("line {line:?}: quantity must be positive"));
         }
@@ -128,12 +128,12 @@ pub fn verify(instance: &Instance, plan: &Plan) -> Result<(), String> {
         }
         match (&source.kind[..], &line.offer) {
             ("money", Some(offer)) => {
-                let offer = offers.get(offer.as_str()).ok_or("unknown offer")?;
+                let offer = offers.get(&**offer).ok_or("unknown offer")?;
                 if !offer_fits(instance, offer, need) {
                     return Err(format!("line {line:?}: offer does not fit"));
                 }
                 let cost = fen(&offer.unit_price) * line.quantity;
-                if line.cost.as_deref().map(fen) != Some(cost) {
+                if line.cost.map(|c| fen(&c.to_string())) != Some(cost) {
                     return Err(format!("line {line:?}: cost is not quantity × unit_price"));
                 }
                 *used.entry(&source.id).or_default() += cost;
@@ -145,7 +145,7 @@ pub fn verify(instance: &Instance, plan: &Plan) -> Result<(), String> {
                     "line {line:?}: money without offer for a goods need"
                 ))?;
                 let cost = rate * line.quantity;
-                if line.cost.as_deref().map(fen) != Some(cost) {
+                if line.cost.map(|c| fen(&c.to_string())) != Some(cost) {
                     return Err(format!("line {line:?}: cost is not quantity × rate"));
                 }
                 *used.entry(&source.id).or_default() += cost;
@@ -159,7 +159,7 @@ pub fn verify(instance: &Instance, plan: &Plan) -> Result<(), String> {
                 *used.entry(&source.id).or_default() += line.quantity;
             }
         }
-        if line.reason.trim().is_empty() {
+        if line.reason.to_string().trim().is_empty() {
             return Err(format!("line {line:?}: no reason"));
         }
     }
@@ -179,11 +179,7 @@ pub fn verify(instance: &Instance, plan: &Plan) -> Result<(), String> {
         }
     }
     let got = received(instance, plan);
-    let unmet: HashMap<&str, i64> = plan
-        .unmet
-        .iter()
-        .map(|u| (u.need.as_str(), u.quantity))
-        .collect();
+    let unmet: HashMap<&str, i64> = plan.unmet.iter().map(|u| (&*u.need, u.quantity)).collect();
     for (need, units) in instance.needs.iter().zip(&got) {
         if *units > need.quantity {
             return Err(format!(
@@ -202,7 +198,7 @@ pub fn verify(instance: &Instance, plan: &Plan) -> Result<(), String> {
     }
     if plan.summary.allocated != got.iter().sum::<i64>()
         || plan.summary.asked != instance.needs.iter().map(|n| n.quantity).sum::<i64>()
-        || fen(&plan.summary.money_spent) != spent_total
+        || fen(&plan.summary.money_spent.to_string()) != spent_total
         || plan.summary.needs != instance.needs.len()
     {
         return Err(format!("summary {:?} does not add up", plan.summary));
@@ -234,14 +230,14 @@ pub fn idle_supply(instance: &Instance, plan: &Plan) -> Option<String> {
     let needs: HashMap<&str, &NeedIn> = instance.needs.iter().map(|n| (n.id.as_str(), n)).collect();
     for line in &plan.allocations {
         let spent = match (&line.cost, &line.offer) {
-            (Some(cost), _) => fen(cost),
+            (Some(cost), _) => fen(&cost.to_string()),
             (None, _) => line.quantity,
         };
-        *left.get_mut(line.source.as_str()).unwrap() -= spent;
+        *left.get_mut(&*line.source).unwrap() -= spent;
         if let Some(offer) = &line.offer {
-            *capacity.get_mut(offer.as_str()).unwrap() -= line.quantity;
+            *capacity.get_mut(&**offer).unwrap() -= line.quantity;
         }
-        let _ = needs[line.need.as_str()];
+        let _ = needs[&*line.need];
     }
     for (need, units) in instance.needs.iter().zip(&got) {
         if *units >= need.quantity {

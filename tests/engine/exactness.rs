@@ -23,8 +23,8 @@ fn parts(instance: &Instance, plan: &Plan) -> (Vec<i64>, Vec<i64>) {
         .collect();
     let (mut goods, mut paid) = (vec![0; instance.needs.len()], vec![0; instance.needs.len()]);
     for line in &plan.allocations {
-        let i = index[line.need.as_str()];
-        if money.contains(line.source.as_str()) {
+        let i = index[&*line.need];
+        if money.contains(&*line.source) {
             paid[i] += line.quantity;
         } else {
             goods[i] += line.quantity;

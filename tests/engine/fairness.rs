@@ -52,6 +52,7 @@ fn min_cost_starves_the_far_communities_and_weave_does_not() {
     for line in &plan.allocations {
         assert!(
             line.reason
+                .to_string()
                 .contains("equal share 50% of asked across 4 needs"),
             "{}",
             line.reason

@@ -274,9 +274,9 @@ mod tests {
         let plan = plan(&instance).unwrap();
         let mut got: Vec<(String, i64)> = Vec::new();
         for line in plan.allocations {
-            match got.iter_mut().find(|(need, _)| *need == line.need) {
+            match got.iter_mut().find(|(need, _)| **need == *line.need) {
                 Some(entry) => entry.1 += line.quantity,
-                None => got.push((line.need, line.quantity)),
+                None => got.push((line.need.to_string(), line.quantity)),
             }
         }
         got.sort();

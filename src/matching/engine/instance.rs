@@ -2,6 +2,7 @@
 //! works on. Every rejection names the offending record.
 
 use std::fmt::Display;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -157,6 +158,9 @@ pub fn class_of(urgency: Urgency, vulnerable: bool) -> u8 {
     base + u8::from(!vulnerable)
 }
 
+/// A record's id, shared by the problem and the plan lines that name it.
+pub type Id = Arc<str>;
+
 /// Interned text: attribute values are compared as small integers.
 pub type Sym = u32;
 
@@ -185,7 +189,7 @@ impl Symbols {
 /// A checked need. Quantities are whole units; `rate` is in fen per unit.
 #[derive(Debug, Clone)]
 pub struct Need {
-    pub id: String,
+    pub id: Id,
     pub community: Sym,
     pub district: Option<Sym>,
     pub item: Sym,
@@ -239,7 +243,7 @@ impl Earmark {
 /// A checked source. Goods carry `item` and `quantity` (units); money carries `amount` in fen.
 #[derive(Debug, Clone)]
 pub struct Source {
-    pub id: String,
+    pub id: Id,
     pub kind: SourceKind,
     pub item: Option<Sym>,
     pub quantity: i64,
@@ -275,7 +279,7 @@ impl Source {
 /// A checked supplier offer; `unit_price` in fen.
 #[derive(Debug, Clone)]
 pub struct Offer {
-    pub id: String,
+    pub id: Id,
     pub supplier: String,
     pub item: Sym,
     pub unit_price: i64,
@@ -512,7 +516,7 @@ impl NeedIn {
             return Err(invalid(&record, "rate must be more than zero"));
         }
         Ok(Need {
-            id: self.id.clone(),
+            id: self.id.as_str().into(),
             community: symbols.intern(&self.community),
             district: self.district.as_deref().map(|d| symbols.intern(d)),
             item: symbols.intern(&self.item),
@@ -576,7 +580,7 @@ impl SourceIn {
         };
         let earmark = self.earmark.clone().unwrap_or_default();
         Ok(Source {
-            id: self.id.clone(),
+            id: self.id.as_str().into(),
             kind,
             item,
             quantity: quantity_units,
@@ -612,7 +616,7 @@ impl OfferIn {
             return Err(invalid(&record, "unit_price must be more than zero"));
         }
         Ok(Offer {
-            id: self.id.clone(),
+            id: self.id.as_str().into(),
             supplier: self.supplier.clone(),
             item: symbols.intern(&self.item),
             unit_price,

@@ -901,7 +901,13 @@ mod tests {
         let mut paid: Vec<(String, String, i64)> = plan
             .allocations
             .into_iter()
-            .map(|line| (line.need, line.source, line.quantity))
+            .map(|line| {
+                (
+                    line.need.to_string(),
+                    line.source.to_string(),
+                    line.quantity,
+                )
+            })
             .collect();
         paid.sort();
         assert_eq!(

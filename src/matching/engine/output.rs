@@ -1,45 +1,94 @@
 //! The plan as MATCHING.md writes it, with a reason on every line.
 
+use std::fmt;
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
-use super::instance::{SourceKind, Sym, CLASS_LABELS};
+use super::instance::{Id, SourceKind, Sym, CLASS_LABELS};
 use super::{distance_km, Engine};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A plan as the engine makes it. Ids are shared with the checked problem and a reason's parts
+/// with the other lines that give them: a national plan has millions of lines and writing each
+/// one's texts afresh took a third of the planning time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
     pub allocations: Vec<AllocationOut>,
     pub unmet: Vec<Unmet>,
     pub summary: Summary,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AllocationOut {
-    pub need: String,
-    pub source: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offer: Option<String>,
+    pub need: Id,
+    pub source: Id,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer: Option<Id>,
     pub quantity: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Yuan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub distance_km: Option<f64>,
-    pub reason: String,
+    pub reason: Reason,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Unmet {
-    pub need: String,
+    pub need: Id,
     pub quantity: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     pub needs: usize,
     pub asked: i64,
     pub allocated: i64,
-    pub money_spent: String,
+    pub money_spent: Yuan,
+}
+
+/// An amount in fen, written as a decimal string of yuan (`"12.30"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Yuan(pub i64);
+
+impl Yuan {
+    pub fn fen(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Yuan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&yuan(self.0))
+    }
+}
+
+impl Serialize for Yuan {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&yuan(self.0))
+    }
+}
+
+/// A line's reason, written `class; share; source`: the class of the need, the fair share it
+/// got, and where the supply comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    class: &'static str,
+    share: Arc<str>,
+    from: Arc<str>,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}; {}; {}", self.class, self.share, self.from)
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// Fen as a decimal string of yuan. Written by hand rather than with `format!`: a plan has a
@@ -126,7 +175,7 @@ pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
             needs: problem.needs.len(),
             asked: problem.needs.iter().map(|n| n.quantity).sum(),
             allocated: engine.have.iter().sum(),
-            money_spent: yuan(money_spent),
+            money_spent: Yuan(money_spent),
         },
     };
     (plan, whys)
@@ -211,10 +260,10 @@ fn write_lines(
     let mut allocations = Vec::with_capacity(room);
     let mut whys = Vec::with_capacity(if explain { room } else { 0 });
     // Texts that many lines repeat, made once: the need's share, where supply comes from.
-    let mut shares: Option<(usize, ShareWhy, String)> = None;
+    let mut shares: Option<(usize, ShareWhy, Arc<str>)> = None;
     // Equal shares repeat across the needs of a share: their texts too.
-    let mut share_texts: FxHashMap<(ShareWhy, Sym), String> = FxHashMap::default();
-    let mut froms: FxHashMap<FromKey, (SourceWhy, String)> = FxHashMap::default();
+    let mut share_texts: FxHashMap<(ShareWhy, Sym), Arc<str>> = FxHashMap::default();
+    let mut froms: FxHashMap<FromKey, (SourceWhy, Arc<str>)> = FxHashMap::default();
     for &((n, s, offer), quantity) in lines {
         let need = &problem.needs[n];
         let source = &problem.sources[s];
@@ -230,7 +279,7 @@ fn write_lines(
             let share = share_why(engine, n, sharing);
             let text = share_texts
                 .entry((share.clone(), need.item))
-                .or_insert_with(|| share_text(engine, n, &share))
+                .or_insert_with(|| share_text(engine, n, &share).into())
                 .clone();
             shares = Some((n, share, text));
         }
@@ -239,23 +288,21 @@ fn write_lines(
         let (source_why, from_text) =
             froms.entry((s, offer, rate.flatten())).or_insert_with(|| {
                 let why = source_why(engine, n, s, offer);
-                let text = from_text(engine, s, offer, &why);
+                let text = from_text(engine, s, offer, &why).into();
                 (why, text)
             });
-        let class = CLASS_LABELS[need.class as usize];
-        let mut reason =
-            String::with_capacity(class.len() + share_text.len() + from_text.len() + 4);
-        for part in [class, "; ", share_text, "; ", from_text] {
-            reason.push_str(part);
-        }
         allocations.push(AllocationOut {
             need: need.id.clone(),
             source: source.id.clone(),
             offer: offer.map(|o| problem.offers[o].id.clone()),
             quantity,
-            cost: cost.map(yuan),
+            cost: cost.map(Yuan),
             distance_km: distance_km(from, need.location).map(|d| (d * 10.0).round() / 10.0),
-            reason,
+            reason: Reason {
+                class: CLASS_LABELS[need.class as usize],
+                share: share_text.clone(),
+                from: from_text.clone(),
+            },
         });
         if explain {
             whys.push(Why {
