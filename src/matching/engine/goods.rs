@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::eligible::Pools;
@@ -34,15 +35,18 @@ pub(super) fn allocate(engine: &mut Engine) {
     // Items share nothing in this stage: plan them on all cores, each in its own engine, and
     // merge in item order so the plan is the same whatever the scheduling.
     // Each job keeps only what its item decided, so no more forks are alive than cores.
-    let done: Vec<Decided> = super::in_parallel(&work, |(needs, lots)| {
-        let mut part = engine.fork();
-        let shares = allocate_item(&mut part, needs, lots);
-        Decided {
-            shares,
-            lines: part.lines,
-            rounds: part.next_round,
-        }
-    });
+    let done: Vec<Decided> = work
+        .par_iter()
+        .map(|(needs, lots)| {
+            let mut part = engine.fork();
+            let shares = allocate_item(&mut part, needs, lots);
+            Decided {
+                shares,
+                lines: part.lines,
+                rounds: part.next_round,
+            }
+        })
+        .collect();
     for part in done {
         let offset = engine.next_round;
         for line in &part.lines {

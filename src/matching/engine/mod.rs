@@ -481,34 +481,3 @@ pub(crate) fn distance_km(a: Option<[f64; 2]>, b: Option<[f64; 2]>) -> Option<f6
     let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
     Some(2.0 * 6371.0 * h.sqrt().min(1.0).asin())
 }
-
-/// How many threads the engine uses: the machine's cores.
-fn workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Runs `job` on every element on the machine's cores; results in input order.
-pub(super) fn in_parallel<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = workers().min(items.len()).max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<R>>> =
-        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let result = job(item);
-                *results[i].lock().expect("no worker panicked") = Some(result);
-            });
-        }
-    });
-    results
-        .into_iter()
-        .map(|slot| {
-            slot.into_inner()
-                .expect("no worker panicked")
-                .expect("every item done")
-        })
-        .collect()
-}

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use chrono::{Datelike, NaiveDate};
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize, Serializer};
@@ -140,27 +142,28 @@ pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
     for share in engine.shares.iter().flatten() {
         *sharing.entry(share.round).or_default() += 1;
     }
-    // Lines of one need stay together so each part makes the need's texts once.
-    // The first part's vectors have room for every line: the others are appended to them
-    // (at national scale the lines are hundreds of megabytes, so they are moved only once).
-    let parts = split_at_needs(&merged, super::workers());
-    let numbered: Vec<(usize, &[(LineKey, i64)])> = parts.into_iter().enumerate().collect();
-    let done = super::in_parallel(&numbered, |&(part, lines)| {
-        let room = if part == 0 { merged.len() } else { lines.len() };
-        write_lines(engine, lines, room, &sharing, explain)
-    });
-    let mut money_spent = 0i64;
-    let mut allocations = Vec::new();
-    let mut whys = Vec::new();
-    for (spent, mut part_allocations, mut part_whys) in done {
-        money_spent += spent;
-        if allocations.is_empty() {
-            std::mem::swap(&mut allocations, &mut part_allocations);
-            std::mem::swap(&mut whys, &mut part_whys);
-        }
-        allocations.append(&mut part_allocations);
-        whys.append(&mut part_whys);
-    }
+    let stock_froms = stock_and_pledge_texts(engine, &merged);
+    // One run of lines per core, each with its own texts, written in place.
+    let run = merged.len().div_ceil(rayon::current_num_threads()).max(1);
+    let lines = merged.par_iter().with_max_len(run);
+    let texts = || Texts::new(engine, &stock_froms, &sharing);
+    let (allocations, whys): (Vec<AllocationOut>, Vec<Why>) = if explain {
+        lines
+            .map_init(texts, |texts, line| {
+                (texts.allocation(line), texts.why(line))
+            })
+            .unzip()
+    } else {
+        let allocations = lines
+            .map_init(texts, |texts, line| texts.allocation(line))
+            .collect();
+        (allocations, Vec::new())
+    };
+    let money_spent = allocations
+        .iter()
+        .filter_map(|a| a.cost)
+        .map(Yuan::fen)
+        .sum();
     let unmet = (0..problem.needs.len())
         .filter(|&n| engine.short(n) > 0)
         .map(|n| Unmet {
@@ -225,94 +228,117 @@ pub enum SourceWhy {
     },
 }
 
-/// Up to `parts` runs of `lines` of about equal length, never splitting one need's lines.
-fn split_at_needs(lines: &[(LineKey, i64)], parts: usize) -> Vec<&[(LineKey, i64)]> {
-    let mut runs = Vec::with_capacity(parts);
-    let mut rest = lines;
-    for part in (1..=parts).rev() {
-        let mut end = rest.len().div_ceil(part);
-        while end > 0 && end < rest.len() && rest[end].0 .0 == rest[end - 1].0 .0 {
-            end += 1;
-        }
-        let (run, after) = rest.split_at(end);
-        runs.push(run);
-        rest = after;
+/// The "from" text of every stock or pledge some line draws on, by source. Made once for
+/// the whole plan: at national scale most sources have one or two lines.
+fn stock_and_pledge_texts(engine: &Engine, lines: &[(LineKey, i64)]) -> Vec<Option<Arc<str>>> {
+    let problem = engine.problem;
+    let mut used = vec![false; problem.sources.len()];
+    for &((_, s, _), _) in lines {
+        used[s] = true;
     }
-    runs
+    (0..problem.sources.len())
+        .into_par_iter()
+        .map(|s| {
+            let goods = problem.sources[s].kind != SourceKind::Money;
+            (used[s] && goods).then(|| from_text(engine, s, None, &goods_why(engine, s)))
+        })
+        .collect()
 }
 
-type Written = (i64, Vec<AllocationOut>, Vec<Why>);
+/// Texts that many lines repeat, made once per run of lines.
+struct Texts<'a, 'p> {
+    engine: &'a Engine<'p>,
+    /// Per stock or pledge source: its text.
+    stock_froms: &'a [Option<Arc<str>>],
+    /// How many needs took part in each fair share.
+    sharing: &'a FxHashMap<usize, usize>,
+    /// The last need's share and its text (a need's lines are together).
+    share: Option<(usize, ShareWhy, Arc<str>)>,
+    /// Equal shares repeat across the needs of a share: their texts too.
+    share_texts: FxHashMap<(ShareWhy, Sym), Arc<str>>,
+    /// Money's texts, by [`money_key`].
+    money_froms: FxHashMap<(u64, i64), Arc<str>>,
+}
 
-/// Source, offer and rate: what a line's "from" text depends on.
-type FromKey = (usize, Option<usize>, Option<i64>);
+impl<'a, 'p> Texts<'a, 'p> {
+    fn new(
+        engine: &'a Engine<'p>,
+        stock_froms: &'a [Option<Arc<str>>],
+        sharing: &'a FxHashMap<usize, usize>,
+    ) -> Self {
+        Texts {
+            engine,
+            stock_froms,
+            sharing,
+            share: None,
+            share_texts: FxHashMap::default(),
+            money_froms: FxHashMap::default(),
+        }
+    }
 
-/// Plan lines and their reasons for a run of merged lines (with room for `room` lines); the
-/// money they spend.
-fn write_lines(
-    engine: &Engine,
-    lines: &[(LineKey, i64)],
-    room: usize,
-    sharing: &FxHashMap<usize, usize>,
-    explain: bool,
-) -> Written {
-    let problem = engine.problem;
-    let mut money_spent = 0;
-    let mut allocations = Vec::with_capacity(room);
-    let mut whys = Vec::with_capacity(if explain { room } else { 0 });
-    // Texts that many lines repeat, made once: the need's share, where supply comes from.
-    let mut shares: Option<(usize, ShareWhy, Arc<str>)> = None;
-    // Equal shares repeat across the needs of a share: their texts too.
-    let mut share_texts: FxHashMap<(ShareWhy, Sym), Arc<str>> = FxHashMap::default();
-    let mut froms: FxHashMap<FromKey, (SourceWhy, Arc<str>)> = FxHashMap::default();
-    for &((n, s, offer), quantity) in lines {
+    /// One line of the plan.
+    fn allocation(&mut self, &((n, s, offer), quantity): &(LineKey, i64)) -> AllocationOut {
+        let engine = self.engine;
+        let problem = engine.problem;
         let need = &problem.needs[n];
         let source = &problem.sources[s];
+        let money = source.kind == SourceKind::Money;
         let per_unit = match offer {
             Some(o) => Some(problem.offers[o].unit_price),
-            None if source.kind == SourceKind::Money => need.rate,
+            None if money => need.rate,
             None => None,
         };
-        let cost = per_unit.map(|price| price * quantity);
-        money_spent += cost.unwrap_or(0);
         let from = offer.map_or(source.location, |o| problem.offers[o].location);
-        if shares.as_ref().is_none_or(|(m, _, _)| *m != n) {
-            let share = share_why(engine, n, sharing);
-            let text = share_texts
+        if self.share.as_ref().is_none_or(|(m, _, _)| *m != n) {
+            let share = share_why(engine, n, self.sharing);
+            let text = self
+                .share_texts
                 .entry((share.clone(), need.item))
-                .or_insert_with(|| share_text(engine, n, &share).into())
+                .or_insert_with(|| share_text(engine, n, &share))
                 .clone();
-            shares = Some((n, share, text));
+            self.share = Some((n, share, text));
         }
-        let (_, share, share_text) = shares.as_ref().expect("made above");
-        let rate = (source.kind == SourceKind::Money && offer.is_none()).then_some(need.rate);
-        let (source_why, from_text) =
-            froms.entry((s, offer, rate.flatten())).or_insert_with(|| {
-                let why = source_why(engine, n, s, offer);
-                let text = from_text(engine, s, offer, &why).into();
-                (why, text)
-            });
-        allocations.push(AllocationOut {
+        let (_, _, share_text) = self.share.as_ref().expect("made above");
+        let from_text = match &self.stock_froms[s] {
+            Some(text) => text.clone(),
+            None => self
+                .money_froms
+                .entry(money_key(engine, n, s, offer))
+                .or_insert_with(|| from_text(engine, s, offer, &source_why(engine, n, s, offer)))
+                .clone(),
+        };
+        AllocationOut {
             need: need.id.clone(),
             source: source.id.clone(),
             offer: offer.map(|o| problem.offers[o].id.clone()),
             quantity,
-            cost: cost.map(Yuan),
+            cost: per_unit.map(|price| Yuan(price * quantity)),
             distance_km: distance_km(from, need.location).map(|d| (d * 10.0).round() / 10.0),
             reason: Reason {
                 class: CLASS_LABELS[need.class as usize],
                 share: share_text.clone(),
-                from: from_text.clone(),
+                from: from_text,
             },
-        });
-        if explain {
-            whys.push(Why {
-                class: need.class,
-                share: share.clone(),
-                source: source_why.clone(),
-            });
         }
     }
-    (money_spent, allocations, whys)
+
+    /// Why the line just written is there, as data.
+    fn why(&self, &((n, s, offer), _): &(LineKey, i64)) -> Why {
+        let (_, share, _) = self.share.as_ref().expect("a line was written");
+        Why {
+            class: self.engine.problem.needs[n].class,
+            share: share.clone(),
+            source: source_why(self.engine, n, s, offer),
+        }
+    }
+}
+
+/// What a money line's text depends on: source, offer and rate, packed into two numbers
+/// (rates are never negative).
+fn money_key(engine: &Engine, n: usize, s: usize, offer: Option<usize>) -> (u64, i64) {
+    let rate = engine.problem.needs[n].rate.filter(|_| offer.is_none());
+    let offer = offer.map_or(0, |o| o as u64 + 1);
+    ((s as u64) << 32 | offer, rate.unwrap_or(-1))
 }
 
 fn share_why(engine: &Engine, n: usize, sharing: &FxHashMap<usize, usize>) -> ShareWhy {
@@ -333,9 +359,7 @@ fn share_why(engine: &Engine, n: usize, sharing: &FxHashMap<usize, usize>) -> Sh
 
 fn source_why(engine: &Engine, n: usize, s: usize, offer: Option<usize>) -> SourceWhy {
     let problem = engine.problem;
-    let source = &problem.sources[s];
-    let expires = source.expires.map(|e| e.to_string());
-    match (source.kind, offer) {
+    match (problem.sources[s].kind, offer) {
         (SourceKind::Money, Some(o)) => SourceWhy::Purchase {
             unit_price: yuan(problem.offers[o].unit_price),
             lead_days: problem.offers[o].lead_days,
@@ -343,26 +367,80 @@ fn source_why(engine: &Engine, n: usize, s: usize, offer: Option<usize>) -> Sour
         (SourceKind::Money, None) => SourceWhy::Rate {
             rate: yuan(problem.needs[n].rate.unwrap_or(0)),
         },
-        (SourceKind::Stock, _) => SourceWhy::Stock { expires },
-        (SourceKind::Pledge, _) => SourceWhy::Pledge { expires },
+        _ => goods_why(engine, s),
     }
 }
 
+/// Where goods held or pledged come from.
+fn goods_why(engine: &Engine, s: usize) -> SourceWhy {
+    let source = &engine.problem.sources[s];
+    let expires = source.expires.map(date_text);
+    match source.kind {
+        SourceKind::Pledge => SourceWhy::Pledge { expires },
+        _ => SourceWhy::Stock { expires },
+    }
+}
+
+/// A date as `YYYY-MM-DD`, as chrono writes it, without its formatter.
+fn date_text(date: NaiveDate) -> String {
+    if !(1000..=9999).contains(&date.year()) {
+        return date.to_string();
+    }
+    let mut text = String::with_capacity(10);
+    text.push_str(itoa::Buffer::new().format(date.year()));
+    for part in [date.month(), date.day()] {
+        text.push('-');
+        text.push(char::from(b'0' + (part / 10) as u8));
+        text.push(char::from(b'0' + (part % 10) as u8));
+    }
+    text
+}
+
+/// `parts` written one after another. Reason texts are made this way rather than with
+/// `format!`: a plan makes one per source and share, hundreds of thousands at national scale.
+fn concat(parts: &[&str]) -> Arc<str> {
+    let mut text = String::with_capacity(parts.iter().map(|part| part.len()).sum());
+    for part in parts {
+        text.push_str(part);
+    }
+    text.into()
+}
+
 /// The share part of a reason, in English as the plan format carries it.
-fn share_text(engine: &Engine, n: usize, share: &ShareWhy) -> String {
+fn share_text(engine: &Engine, n: usize, share: &ShareWhy) -> Arc<str> {
     let problem = engine.problem;
     let item = problem.symbols.name(problem.needs[n].item);
+    let (mut percent_digits, mut across_digits, mut level_digits) = (
+        itoa::Buffer::new(),
+        itoa::Buffer::new(),
+        itoa::Buffer::new(),
+    );
     match *share {
-        ShareWhy::Full => "asked in full".to_owned(),
-        ShareWhy::Equal { percent, across, level } => format!(
-            "equal share {percent}% of asked across {across} needs for {item} (supply for them ran out at {level}%)"
-        ),
-        ShareWhy::Leftover { percent } => format!("{percent}% of asked, all the eligible supply left"),
+        ShareWhy::Full => concat(&["asked in full"]),
+        ShareWhy::Equal {
+            percent,
+            across,
+            level,
+        } => concat(&[
+            "equal share ",
+            percent_digits.format(percent),
+            "% of asked across ",
+            across_digits.format(across),
+            " needs for ",
+            item,
+            " (supply for them ran out at ",
+            level_digits.format(level),
+            "%)",
+        ]),
+        ShareWhy::Leftover { percent } => concat(&[
+            percent_digits.format(percent),
+            "% of asked, all the eligible supply left",
+        ]),
     }
 }
 
 /// Where a line's supply comes from, in English.
-fn from_text(engine: &Engine, s: usize, offer: Option<usize>, why: &SourceWhy) -> String {
+fn from_text(engine: &Engine, s: usize, offer: Option<usize>, why: &SourceWhy) -> Arc<str> {
     let problem = engine.problem;
     let source = &problem.sources[s].id;
     match why {
@@ -371,12 +449,23 @@ fn from_text(engine: &Engine, s: usize, offer: Option<usize>, why: &SourceWhy) -
             lead_days,
         } => {
             let offer = &problem.offers[offer.expect("a purchase has an offer")];
-            format!(
-                "goods held or pledged ran out, so money {source} buys through offer {} from {} at {unit_price} yuan, arriving in {lead_days} days (offers are bought cheapest first among those with capacity that arrive in time)",
-                offer.id, offer.supplier
-            )
+            concat(&[
+                "goods held or pledged ran out, so money ",
+                source,
+                " buys through offer ",
+                &offer.id,
+                " from ",
+                &offer.supplier,
+                " at ",
+                unit_price,
+                " yuan, arriving in ",
+                itoa::Buffer::new().format(*lead_days),
+                " days (offers are bought cheapest first among those with capacity that arrive in time)",
+            ])
         }
-        SourceWhy::Rate { rate } => format!("paid from money {source} at {rate} yuan per unit"),
+        SourceWhy::Rate { rate } => {
+            concat(&["paid from money ", source, " at ", rate, " yuan per unit"])
+        }
         SourceWhy::Stock { expires } | SourceWhy::Pledge { expires } => {
             let what = if matches!(why, SourceWhy::Stock { .. }) {
                 "stock"
@@ -384,9 +473,24 @@ fn from_text(engine: &Engine, s: usize, offer: Option<usize>, why: &SourceWhy) -
                 "pledged goods"
             };
             match expires {
-                Some(expires) => format!("{what} {source}, expires {expires}"),
-                None => format!("{what} {source}"),
+                Some(expires) => concat(&[what, " ", source, ", expires ", expires]),
+                None => concat(&[what, " ", source]),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_yuan_are_written_as_chrono_and_the_format_write_them() {
+        for (y, m, d) in [(2026, 1, 5), (2026, 12, 31), (999, 3, 4), (10_000, 1, 1)] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(date_text(date), date.to_string());
+        }
+        assert_eq!(Yuan(1230).to_string(), "12.30");
+        assert_eq!(Yuan(-5).to_string(), "-0.05");
     }
 }
