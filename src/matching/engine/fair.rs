@@ -479,6 +479,60 @@ impl FairProblem {
         levels
     }
 
+    /// How many of `tiers` (runs of rising groups, the first tier first) can be filled in full
+    /// together: the longest run of tiers from the first whose groups all get what they ask
+    /// at once, with the fixed groups keeping theirs. One network, flow added tier by tier.
+    pub fn tiers_fillable_in_full(&self, tiers: &[std::ops::Range<usize>]) -> usize {
+        let full = |g: usize| match self.groups[g].demand {
+            Demand::Fixed(amount) => amount,
+            Demand::Rising { weight, base, .. } => weight - base,
+        };
+        let demands: Vec<Cap> = (0..self.groups.len()).map(full).collect();
+        let mut built = self.build(1, &demands);
+        let mut wanted: Cap = 0;
+        for tier in tiers {
+            for g in tier.clone() {
+                built.net.set_capacity(built.demand_edges[g], 0);
+            }
+        }
+        for g in 0..self.groups.len() {
+            wanted += self.amount(g);
+        }
+        let mut flow = built.net.max_flow(SOURCE, SINK);
+        for (k, tier) in tiers.iter().enumerate() {
+            for g in tier.clone() {
+                built.net.widen(built.demand_edges[g], demands[g]);
+                wanted += demands[g];
+            }
+            flow += built.net.max_flow(SOURCE, SINK);
+            if flow < wanted {
+                return k;
+            }
+        }
+        tiers.len()
+    }
+
+    /// Fixes the rising groups from `first` on at what they ask, as [`solve`](Self::solve)
+    /// would when they can all have it: level full, in round `round`.
+    pub fn fill_in_full(&mut self, first: usize, round: usize) -> Vec<Option<(Level, usize)>> {
+        let mut levels = vec![None; self.groups.len()];
+        for (g, level) in levels.iter_mut().enumerate().skip(first) {
+            let group = &mut self.groups[g];
+            if let Demand::Rising {
+                weight,
+                base,
+                unit,
+                rank,
+            } = group.demand
+            {
+                group.shape = Some((weight, base, unit, rank));
+                group.demand = Demand::Fixed((weight - base) / unit * unit);
+                *level = Some((Level::FULL, round));
+            }
+        }
+        levels
+    }
+
     /// Per rising group: its rounded (fixed) demand and shape, its level and round.
     fn solve_compact(self, first_round: usize) -> Vec<Option<Frozen>> {
         let count = self.groups.len();

@@ -147,36 +147,56 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) -> Vec<(u
         pools: pools.lists,
         groups: Vec::new(),
     };
+    let rising = |g: usize| {
+        let group_needs = &need_groups[g].2;
+        Group {
+            shape: None,
+            supplies: need_groups[g].1.clone(),
+            demand: Demand::Rising {
+                weight: group_needs
+                    .iter()
+                    .map(|&n| problem.needs[n].quantity as i128)
+                    .sum(),
+                base: 0,
+                unit: 1,
+                rank: group_needs
+                    .iter()
+                    .map(|&n| engine.rank[n])
+                    .min()
+                    .unwrap_or(0),
+            },
+        }
+    };
+    let classes: Vec<Vec<usize>> = (0..6u8)
+        .map(|class| {
+            (0..need_groups.len())
+                .filter(|&g| need_groups[g].0 == class)
+                .collect::<Vec<usize>>()
+        })
+        .filter(|groups| !groups.is_empty())
+        .collect();
+    // The first classes are often served in full: those that can all be at once need no fair
+    // share worked out (each would end full, in its own round, whatever came after).
+    fair.groups = classes.iter().flatten().map(|&g| rising(g)).collect();
+    let mut tiers = Vec::new();
+    for class in &classes {
+        let first = tiers
+            .last()
+            .map_or(0, |tier: &std::ops::Range<usize>| tier.end);
+        tiers.push(first..first + class.len());
+    }
+    let in_full = fair.tiers_fillable_in_full(&tiers);
+    fair.groups.clear();
     let mut members: Vec<usize> = Vec::new(); // fair group → need group
-    for class in 0..6u8 {
+    for (c, class) in classes.iter().enumerate() {
         let first = fair.groups.len();
-        for (g, (group_class, eligible, group_needs)) in need_groups.iter().enumerate() {
-            if *group_class != class {
-                continue;
-            }
-            fair.groups.push(Group {
-                shape: None,
-                supplies: eligible.clone(),
-                demand: Demand::Rising {
-                    weight: group_needs
-                        .iter()
-                        .map(|&n| problem.needs[n].quantity as i128)
-                        .sum(),
-                    base: 0,
-                    unit: 1,
-                    rank: group_needs
-                        .iter()
-                        .map(|&n| engine.rank[n])
-                        .min()
-                        .unwrap_or(0),
-                },
-            });
-            members.push(g);
-        }
-        if fair.groups.len() == first {
-            continue;
-        }
-        let levels = fair.solve(engine.next_round);
+        fair.groups.extend(class.iter().map(|&g| rising(g)));
+        members.extend(class);
+        let levels = if c < in_full {
+            fair.fill_in_full(first, engine.next_round)
+        } else {
+            fair.solve(engine.next_round)
+        };
         for (f, level) in levels.iter().enumerate().skip(first) {
             if let Some((level, round)) = level {
                 for &n in &need_groups[members[f]].2 {

@@ -2,6 +2,7 @@
 //! buy through the cheapest offer that still has capacity and arrives in time.
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::eligible::Pools;
@@ -165,11 +166,17 @@ pub(super) fn allocate(engine: &mut Engine) {
     let mut purse_sets: Vec<Vec<u32>> = Vec::new();
     let mut set_index: FxHashMap<Vec<u32>, usize> = FxHashMap::default();
     let mut purses_of: Vec<Option<usize>> = vec![None; problem.needs.len()];
-    for n in short {
-        let need = &problem.needs[n];
-        let eligible = pools.of(need, |p| {
-            problem.sources[purses[p as usize][0]].may_serve(need, today)
-        });
+    let eligible_of: Vec<(usize, Vec<u32>)> = short
+        .into_par_iter()
+        .map(|n| {
+            let need = &problem.needs[n];
+            let eligible = pools.of(need, |p| {
+                problem.sources[purses[p as usize][0]].may_serve(need, today)
+            });
+            (n, eligible)
+        })
+        .collect();
+    for (n, eligible) in eligible_of {
         if !eligible.is_empty() {
             let set = *set_index.entry(eligible).or_insert_with_key(|eligible| {
                 purse_sets.push(eligible.clone());

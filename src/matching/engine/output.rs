@@ -128,7 +128,7 @@ pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
         .enumerate()
         .map(|(i, line)| (packed(line.need(), line.source(), line.offer()), i as u32))
         .collect();
-    lines.sort_unstable_by_key(|line| line.0);
+    lines.par_sort_unstable_by_key(|line| line.0);
     let mut merged: Vec<(LineKey, i64)> = Vec::with_capacity(lines.len());
     for (_, i) in lines {
         let line = &engine.lines[i as usize];
