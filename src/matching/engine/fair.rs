@@ -600,13 +600,17 @@ impl FairProblem {
                 order.push((g, remainder, per_unit, rank, unit));
             }
         }
-        let demands: Vec<Cap> = (0..self.groups.len()).map(|g| self.amount(g)).collect();
-        self.reset(built, 1, &demands);
-        let flow = built.net.max_flow(SOURCE, SINK);
-        debug_assert_eq!(
-            flow, built.total_demand,
-            "rounded-down amounts are feasible"
-        );
+        // At the full level the network already carries exactly these amounts (the scale is
+        // one and every amount whole); below it, they are routed afresh at scale one.
+        if t != Level::FULL {
+            let demands: Vec<Cap> = (0..self.groups.len()).map(|g| self.amount(g)).collect();
+            self.reset(built, 1, &demands);
+            let flow = built.net.max_flow(SOURCE, SINK);
+            debug_assert_eq!(
+                flow, built.total_demand,
+                "rounded-down amounts are feasible"
+            );
+        }
         // What the continuous solution gave these groups beyond their whole units.
         let mut spare = exact_total / t.den - frozen.iter().map(|&g| self.amount(g)).sum::<Cap>();
         // Largest remainder first (ties by rank), one unit each while the spare lasts.
