@@ -15,6 +15,7 @@
 //! max-min fair fractions of the continuous problem, and each final part is then rounded to
 //! whole units by largest remainder on its own small network.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::flow::{Cap, EdgeId, FlowNetwork, INFINITE};
@@ -387,48 +388,50 @@ impl FairProblem {
     }
 
     /// Splits the problem into final parts, each with the one level its rising groups end at.
-    fn decompose(self) -> Vec<Leaf> {
-        let mut leaves = Vec::new();
-        let ids: Vec<usize> = (0..self.groups.len()).collect();
-        let mut stack = vec![(self, ids)];
-        while let Some((part, ids)) = stack.pop() {
-            let Some((level, mut built, flow)) = part.try_even_level() else {
-                continue; // only fixed groups: routed at the end
-            };
-            // Behind the cut (not reachable from the source): groups that only reach supply
-            // behind it, all of which they need. The reachable side never needs that supply.
-            // Feasible fixed amounts always leave some group or supply on the source side; if
-            // none is, the part cannot be split (and would be split again forever).
-            let side = (flow < built.total_demand).then(|| built.net.source_side(SOURCE));
-            let splits = side.as_ref().is_some_and(|side| {
-                (0..part.groups.len()).any(|g| side[built.group_node(g)])
-                    || (0..part.supplies.len()).any(|s| side[part.supply_node(s as u32)])
-            });
-            debug_assert!(
-                side.is_none() || splits,
-                "fixed amounts beyond the supply: {:?}",
-                part.groups
-            );
-            let Some(side) = side.filter(|_| splits) else {
-                leaves.push(Leaf {
-                    level,
-                    part,
-                    ids,
-                    built,
-                });
-                continue;
-            };
-            for reachable in [false, true] {
-                let kept: Vec<bool> = (0..part.supplies.len())
-                    .map(|s| side[part.supply_node(s as u32)] == reachable)
-                    .collect();
-                let groups: Vec<usize> = (0..part.groups.len())
-                    .filter(|&g| side[built.group_node(g)] == reachable)
-                    .collect();
-                let sub_ids = groups.iter().map(|&g| ids[g]).collect();
-                stack.push((part.part(&groups, &kept), sub_ids));
-            }
-        }
+    /// `ids` numbers the groups in the whole problem. The two sides of a cut share nothing, so
+    /// they are split further on both cores.
+    fn decompose(self, ids: Vec<usize>) -> Vec<Leaf> {
+        let Some((level, mut built, flow)) = self.try_even_level() else {
+            return Vec::new(); // only fixed groups: routed at the end
+        };
+        // Behind the cut (not reachable from the source): groups that only reach supply
+        // behind it, all of which they need. The reachable side never needs that supply.
+        // Feasible fixed amounts always leave some group or supply on the source side; if
+        // none is, the part cannot be split (and would be split again forever).
+        let side = (flow < built.total_demand).then(|| built.net.source_side(SOURCE));
+        let splits = side.as_ref().is_some_and(|side| {
+            (0..self.groups.len()).any(|g| side[built.group_node(g)])
+                || (0..self.supplies.len()).any(|s| side[self.supply_node(s as u32)])
+        });
+        debug_assert!(
+            side.is_none() || splits,
+            "fixed amounts beyond the supply: {:?}",
+            self.groups
+        );
+        let Some(side) = side.filter(|_| splits) else {
+            return vec![Leaf {
+                level,
+                part: self,
+                ids,
+                built,
+            }];
+        };
+        let [behind, reachable] = [false, true].map(|reachable| {
+            let kept: Vec<bool> = (0..self.supplies.len())
+                .map(|s| side[self.supply_node(s as u32)] == reachable)
+                .collect();
+            let groups: Vec<usize> = (0..self.groups.len())
+                .filter(|&g| side[built.group_node(g)] == reachable)
+                .collect();
+            let sub_ids = groups.iter().map(|&g| ids[g]).collect();
+            (self.part(&groups, &kept), sub_ids)
+        });
+        drop((built, self));
+        let (mut leaves, more) = rayon::join(
+            || reachable.0.decompose(reachable.1),
+            || behind.0.decompose(behind.1),
+        );
+        leaves.extend(more);
         leaves
     }
 
@@ -536,24 +539,31 @@ impl FairProblem {
     /// Per rising group: its rounded (fixed) demand and shape, its level and round.
     fn solve_compact(self, first_round: usize) -> Vec<Option<Frozen>> {
         let count = self.groups.len();
-        let mut leaves = self.decompose();
+        let mut leaves = self.decompose((0..count).collect());
         leaves.sort_unstable_by(|a, b| {
             (a.level.num * b.level.den)
                 .cmp(&(b.level.num * a.level.den))
                 .then(a.ids[0].cmp(&b.ids[0]))
         });
+        // Each final part is rounded on its own network: on all cores.
+        let frozen: Vec<Vec<usize>> = leaves
+            .par_iter_mut()
+            .map(|leaf| {
+                let frozen: Vec<usize> = (0..leaf.part.groups.len())
+                    .filter(|&g| matches!(leaf.part.groups[g].demand, Demand::Rising { .. }))
+                    .collect();
+                leaf.part.freeze(&mut leaf.built, &frozen, leaf.level);
+                frozen
+            })
+            .collect();
         let mut solved = vec![None; count];
         let mut round = first_round;
         let mut previous = None;
-        for mut leaf in leaves {
+        for (leaf, frozen) in leaves.iter().zip(frozen) {
             if previous.is_some_and(|level| level != leaf.level) {
                 round += 1;
             }
             previous = Some(leaf.level);
-            let frozen: Vec<usize> = (0..leaf.part.groups.len())
-                .filter(|&g| matches!(leaf.part.groups[g].demand, Demand::Rising { .. }))
-                .collect();
-            leaf.part.freeze(&mut leaf.built, &frozen, leaf.level);
             for g in frozen {
                 let group = &leaf.part.groups[g];
                 solved[leaf.ids[g]] =
