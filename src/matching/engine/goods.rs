@@ -32,20 +32,23 @@ pub(super) fn allocate(engine: &mut Engine) {
         .into_iter()
         .filter_map(|(item, needs)| Some((needs, lots_by_item.get(&item)?)))
         .collect();
-    // Items share nothing in this stage: plan them on all cores, each in its own engine, and
-    // merge in item order so the plan is the same whatever the scheduling.
-    // Each job keeps only what its item decided, so no more forks are alive than cores.
+    // Items share nothing in this stage: plan them on all cores and merge in item order, so
+    // the plan is the same whatever the scheduling. Each run of items on a core shares one
+    // engine (an item touches only its own needs and lots), which keeps only what each item
+    // decided: a copy of the engine per item was a tenth of the stage at national scale.
     let done: Vec<Decided> = work
         .par_iter()
-        .map(|(needs, lots)| {
-            let mut part = engine.fork();
-            let shares = allocate_item(&mut part, needs, lots);
-            Decided {
-                shares,
-                lines: part.lines,
-                rounds: part.next_round,
-            }
-        })
+        .map_init(
+            || engine.fork(),
+            |part, (needs, lots)| {
+                let shares = allocate_item(part, needs, lots);
+                Decided {
+                    shares,
+                    lines: std::mem::take(&mut part.lines),
+                    rounds: std::mem::replace(&mut part.next_round, 0),
+                }
+            },
+        )
         .collect();
     for part in done {
         let offset = engine.next_round;

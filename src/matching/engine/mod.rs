@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 pub use instance::{Instance, InvalidInstance, Problem};
@@ -261,19 +262,20 @@ impl<'a> Engine<'a> {
     /// whole units the aggregated rounding could not place.
     fn top_up(&mut self) {
         let problem = self.problem;
-        let mut short: Vec<usize> = (0..problem.needs.len())
+        // Sorted on copied keys (class, have, asked, rank), on all cores.
+        let mut keyed: Vec<(u8, i64, i64, usize, usize)> = (0..problem.needs.len())
             .filter(|&n| self.short(n) > 0)
+            .map(|n| {
+                let need = &problem.needs[n];
+                (need.class, self.have[n], need.quantity, self.rank[n], n)
+            })
             .collect();
-        short.sort_unstable_by(|&a, &b| {
-            let (na, nb) = (&problem.needs[a], &problem.needs[b]);
-            na.class
-                .cmp(&nb.class)
-                .then(
-                    ((self.have[a] as i128) * nb.quantity as i128)
-                        .cmp(&((self.have[b] as i128) * na.quantity as i128)),
-                )
-                .then(self.rank[a].cmp(&self.rank[b]))
+        keyed.par_sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then(((a.1 as i128) * b.2 as i128).cmp(&((b.1 as i128) * a.2 as i128)))
+                .then(a.3.cmp(&b.3))
         });
+        let short: Vec<usize> = keyed.into_iter().map(|key| key.4).collect();
         let mut goods_by_item: FxHashMap<Sym, Vec<usize>> = FxHashMap::default();
         let mut money: Vec<usize> = Vec::new();
         for (s, source) in problem.sources.iter().enumerate() {

@@ -316,6 +316,26 @@ pub(super) fn allocate(engine: &mut Engine) {
             // What each tier could not sell of what was wanted: how far its markets reach next.
             let mut short_of_tier = vec![0i64; tiers.len()];
             let mut progress = false;
+            // Each group's units among its clusters (emptiest first), on all cores: a cluster
+            // is in one group of a pass.
+            let splits: Vec<Vec<i64>> = members
+                .par_iter()
+                .zip(&bought)
+                .map(|((_, group), bought)| {
+                    let units = bought.iter().map(|&(_, units)| units).sum();
+                    // A group of one cluster takes it all (a pass never gives more than is
+                    // asked).
+                    if group.len() == 1 {
+                        return vec![units];
+                    }
+                    let parts: Vec<(i128, i128)> = group
+                        .iter()
+                        .map(|&c| (clusters[c].asked as i128, clusters[c].have as i128))
+                        .collect();
+                    let ranks: Vec<usize> = group.iter().map(|&c| clusters[c].rank).collect();
+                    split_by_level(&parts, &ranks, units)
+                })
+                .collect();
             for (g, (route, group)) in members.iter().enumerate() {
                 let set = clusters[group[0]].set;
                 let units: i64 = bought[g].iter().map(|&(_, units)| units).sum();
@@ -340,22 +360,9 @@ pub(super) fn allocate(engine: &mut Engine) {
                     purchases_of_group.push((purchase, units));
                 }
                 settled.add(set, &purse_sets[set], spent);
-                // A group of one cluster takes it all (a pass never gives more than is asked).
-                let split_units: Vec<i64>;
-                let split = if group.len() == 1 {
-                    std::slice::from_ref(&units)
-                } else {
-                    let parts: Vec<(i128, i128)> = group
-                        .iter()
-                        .map(|&c| (clusters[c].asked as i128, clusters[c].have as i128))
-                        .collect();
-                    let ranks: Vec<usize> = group.iter().map(|&c| clusters[c].rank).collect();
-                    split_units = split_by_level(&parts, &ranks, units);
-                    &split_units
-                };
                 let mut next = purchases_of_group.iter_mut();
                 let mut current = next.next();
-                for (&c, &given) in group.iter().zip(split) {
+                for (&c, &given) in group.iter().zip(&splits[g]) {
                     if given == 0 {
                         continue;
                     }
@@ -483,13 +490,23 @@ fn hand_out(
             _ => bought.push((plan.purchase, plan.units)),
         }
     }
+    // A cluster's needs are its own: their shares are worked out on all cores.
+    let splits: Vec<Option<Vec<i64>>> = {
+        let engine: &Engine = engine;
+        clusters
+            .par_iter()
+            .zip(&by_cluster)
+            .map(|(cluster, bought)| {
+                let total: i64 = bought.iter().map(|b| b.1).sum();
+                (total > 0).then(|| engine.split(&cluster.needs, total))
+            })
+            .collect()
+    };
     let mut pieces = Vec::with_capacity(planned.len());
-    for (cluster, mut bought) in clusters.iter().zip(by_cluster) {
-        let total: i64 = bought.iter().map(|b| b.1).sum();
-        if total == 0 {
+    for ((cluster, mut bought), split) in clusters.iter().zip(by_cluster).zip(splits) {
+        let Some(split) = split else {
             continue;
-        }
-        let split = engine.split(&cluster.needs, total);
+        };
         let mut next = 0;
         for (&n, given) in cluster.needs.iter().zip(split) {
             if given == 0 {
