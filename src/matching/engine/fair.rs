@@ -501,12 +501,17 @@ impl FairProblem {
         for g in 0..self.groups.len() {
             wanted += self.amount(g);
         }
+        let supply: Cap = self.supplies.iter().sum();
         let mut flow = built.net.max_flow(SOURCE, SINK);
         for (k, tier) in tiers.iter().enumerate() {
+            let tier_wants: Cap = tier.clone().map(|g| demands[g]).sum();
+            if wanted + tier_wants > supply {
+                return k; // more than there is: no flow needed to tell
+            }
             for g in tier.clone() {
                 built.net.widen(built.demand_edges[g], demands[g]);
-                wanted += demands[g];
             }
+            wanted += tier_wants;
             flow += built.net.max_flow(SOURCE, SINK);
             if flow < wanted {
                 return k;

@@ -75,8 +75,8 @@ struct Decided {
 
 /// Lots that are interchangeable for every need of the item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct LotKey {
-    earmark: Earmark,
+struct LotKey<'a> {
+    earmark: &'a Earmark,
     /// How many of the item's distinct `needed_by` dates the lot still covers before expiring.
     covers: usize,
     /// How many of them come before the lot is available.
@@ -99,7 +99,7 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) -> Vec<(u
     for &s in lots {
         let source = &problem.sources[s];
         let key = LotKey {
-            earmark: source.earmark.clone(),
+            earmark: &source.earmark,
             covers: source
                 .expires
                 .map_or(usize::MAX, |e| dates.partition_point(|d| *d <= e)),
@@ -129,12 +129,15 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) -> Vec<(u
         if own.is_empty() {
             continue;
         }
-        let index = *need_index
-            .entry((need.class, own.clone()))
-            .or_insert_with(|| {
-                need_groups.push((need.class, own, Vec::new()));
+        let key = (need.class, own);
+        let index = match need_index.get(&key) {
+            Some(&index) => index,
+            None => {
+                need_groups.push((key.0, key.1.clone(), Vec::new()));
+                need_index.insert(key, need_groups.len() - 1);
                 need_groups.len() - 1
-            });
+            }
+        };
         need_groups[index].2.push(n);
     }
     let mut shares = Vec::new();
