@@ -428,22 +428,13 @@ fn clusters(
     purses_of: &[Option<usize>],
 ) -> (Vec<Cluster>, Vec<Vec<usize>>, usize) {
     let problem = engine.problem;
-    // In order of rank, read off the ranks (a permutation) rather than sorted by them.
-    let mut by_rank = vec![0; problem.needs.len()];
-    for (n, &rank) in engine.rank.iter().enumerate() {
-        by_rank[rank] = n;
-    }
-    let needs: Vec<usize> = by_rank
-        .into_iter()
-        .filter(|&n| purses_of[n].is_some())
-        .collect();
+    // Gathered in the order of the needs (their records are read in memory order), then put
+    // in order of rank: each cluster by its first need, its needs by theirs.
     let mut clusters: Vec<Cluster> = Vec::new();
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 6];
     let mut index: FxHashMap<(u8, usize, Buys), usize> = FxHashMap::default();
     let mut markets: FxHashMap<Buys, usize> = FxHashMap::default();
-    for n in needs {
-        let need = &problem.needs[n];
-        let set = purses_of[n].expect("only needs with purses");
+    for (n, need) in problem.needs.iter().enumerate() {
+        let Some(set) = purses_of[n] else { continue };
         let buys = match need.rate {
             Some(rate) => Buys::Rate(rate),
             None => Buys::Goods(need.item, need.needed_by),
@@ -454,7 +445,6 @@ fn clusters(
             Buys::Rate(_) => usize::MAX,
         };
         let c = *index.entry((need.class, set, buys)).or_insert_with(|| {
-            by_class[need.class as usize].push(clusters.len());
             clusters.push(Cluster {
                 needs: Vec::new(),
                 set,
@@ -462,7 +452,7 @@ fn clusters(
                 market,
                 asked: 0,
                 have: 0,
-                rank: engine.rank[n],
+                rank: usize::MAX,
                 share: None,
             });
             clusters.len() - 1
@@ -471,6 +461,16 @@ fn clusters(
         cluster.needs.push(n);
         cluster.asked += need.quantity;
         cluster.have += engine.have[n];
+        cluster.rank = cluster.rank.min(engine.rank[n]);
+    }
+    clusters
+        .par_iter_mut()
+        .for_each(|cluster| cluster.needs.sort_unstable_by_key(|&n| engine.rank[n]));
+    clusters.sort_unstable_by_key(|cluster| cluster.rank);
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 6];
+    for (c, cluster) in clusters.iter().enumerate() {
+        let class = problem.needs[cluster.needs[0]].class;
+        by_class[class as usize].push(c);
     }
     (clusters, by_class, markets.len())
 }
