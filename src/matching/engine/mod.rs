@@ -180,8 +180,7 @@ pub(crate) struct Engine<'a> {
 impl<'a> Engine<'a> {
     fn new(problem: &'a Problem) -> Engine<'a> {
         let mut by_id: Vec<usize> = (0..problem.needs.len()).collect();
-        // Ids are unique (checked), so an unstable sort gives the one order.
-        by_id.par_sort_unstable_by(|&a, &b| problem.needs[a].id.cmp(&problem.needs[b].id));
+        by_id.sort_by(|&a, &b| problem.needs[a].id.cmp(&problem.needs[b].id));
         let mut rank = vec![0; problem.needs.len()];
         for (position, &n) in by_id.iter().enumerate() {
             rank[n] = position;
