@@ -67,7 +67,9 @@ fn run(problem: &Problem) -> Engine<'_> {
     money::allocate(&mut engine);
     engine.top_up();
     money::consolidate_purchases(&mut engine);
+    // The networks kept for their memory, on this thread and on every worker of the pool.
     flow::release_spare_networks();
+    rayon::broadcast(|_| flow::release_spare_networks());
     engine
 }
 
