@@ -33,9 +33,8 @@ pub(super) fn allocate(engine: &mut Engine) {
         .filter_map(|(item, needs)| Some((needs, lots_by_item.get(&item)?)))
         .collect();
     // Items share nothing in this stage: plan them on all cores and merge in item order, so
-    // the plan is the same whatever the scheduling. Each run of items on a core shares one
-    // engine (an item touches only its own needs and lots), which keeps only what each item
-    // decided: a copy of the engine per item was a tenth of the stage at national scale.
+    // the plan is the same whatever the scheduling. An item touches only its own needs and
+    // lots, so the items of one job share one engine, which keeps only what each decided.
     let done: Vec<Decided> = work
         .par_iter()
         .map_init(

@@ -143,7 +143,7 @@ pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
         *sharing.entry(share.round).or_default() += 1;
     }
     let stock_froms = stock_and_pledge_texts(engine, &merged);
-    // One run of lines per core, each with its own texts, written in place.
+    // Runs of lines on all cores, each run with its own texts, written in place.
     let run = merged.len().div_ceil(rayon::current_num_threads()).max(1);
     let lines = merged.par_iter().with_max_len(run);
     let texts = || Texts::new(engine, &stock_froms, &sharing);
