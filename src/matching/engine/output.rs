@@ -118,24 +118,34 @@ fn packed(need: usize, source: usize, offer: Option<usize>) -> u128 {
     (need as u128) << 80 | (source as u128) << 40 | offer
 }
 
+/// The need, source and offer a [`packed`] key was made of.
+fn unpacked(key: u128) -> LineKey {
+    let part = |shift: u32| (key >> shift & ((1 << 40) - 1)) as usize;
+    let offer = part(0);
+    ((key >> 80) as usize, part(40), offer.checked_sub(1))
+}
+
 /// The plan, and when `explain`, the reasons as data (one per line).
 pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
     let problem = engine.problem;
-    // One line per need, source and offer, in the order of the instance.
-    let mut lines: Vec<(u128, u32)> = engine
+    // One line per need, source and offer, in the order of the instance: sorted with their
+    // quantities beside the keys, so the merge reads them in order.
+    let mut lines: Vec<(u128, i64)> = engine
         .lines
         .iter()
-        .enumerate()
-        .map(|(i, line)| (packed(line.need(), line.source(), line.offer()), i as u32))
+        .map(|line| {
+            (
+                packed(line.need(), line.source(), line.offer()),
+                line.quantity,
+            )
+        })
         .collect();
     lines.par_sort_unstable_by_key(|line| line.0);
-    let mut merged: Vec<(LineKey, i64)> = Vec::with_capacity(lines.len());
-    for (_, i) in lines {
-        let line = &engine.lines[i as usize];
-        let key = (line.need(), line.source(), line.offer());
+    let mut merged: Vec<(u128, i64)> = Vec::with_capacity(lines.len());
+    for (key, quantity) in lines {
         match merged.last_mut() {
-            Some(last) if last.0 == key => last.1 += line.quantity,
-            _ => merged.push((key, line.quantity)),
+            Some(last) if last.0 == key => last.1 += quantity,
+            _ => merged.push((key, quantity)),
         }
     }
     let mut sharing: FxHashMap<usize, usize> = FxHashMap::default();
@@ -230,11 +240,11 @@ pub enum SourceWhy {
 
 /// The "from" text of every stock or pledge some line draws on, by source. Made once for
 /// the whole plan: at national scale most sources have one or two lines.
-fn stock_and_pledge_texts(engine: &Engine, lines: &[(LineKey, i64)]) -> Vec<Option<Arc<str>>> {
+fn stock_and_pledge_texts(engine: &Engine, lines: &[(u128, i64)]) -> Vec<Option<Arc<str>>> {
     let problem = engine.problem;
     let mut used = vec![false; problem.sources.len()];
-    for &((_, s, _), _) in lines {
-        used[s] = true;
+    for &(key, _) in lines {
+        used[unpacked(key).1] = true;
     }
     (0..problem.sources.len())
         .into_par_iter()
@@ -277,7 +287,8 @@ impl<'a, 'p> Texts<'a, 'p> {
     }
 
     /// One line of the plan.
-    fn allocation(&mut self, &((n, s, offer), quantity): &(LineKey, i64)) -> AllocationOut {
+    fn allocation(&mut self, &(key, quantity): &(u128, i64)) -> AllocationOut {
+        let (n, s, offer) = unpacked(key);
         let engine = self.engine;
         let problem = engine.problem;
         let need = &problem.needs[n];
@@ -323,7 +334,8 @@ impl<'a, 'p> Texts<'a, 'p> {
     }
 
     /// Why the line just written is there, as data.
-    fn why(&self, &((n, s, offer), _): &(LineKey, i64)) -> Why {
+    fn why(&self, &(key, _): &(u128, i64)) -> Why {
+        let (n, s, offer) = unpacked(key);
         let (_, share, _) = self.share.as_ref().expect("a line was written");
         Why {
             class: self.engine.problem.needs[n].class,
@@ -492,5 +504,18 @@ mod tests {
         }
         assert_eq!(Yuan(1230).to_string(), "12.30");
         assert_eq!(Yuan(-5).to_string(), "-0.05");
+    }
+
+    #[test]
+    fn a_packed_line_key_unpacks_to_itself_and_sorts_offerless_first() {
+        for key in [
+            (0, 0, None),
+            (7, 3, Some(0)),
+            (1 << 30, (1 << 40) - 1, Some(12)),
+        ] {
+            assert_eq!(unpacked(packed(key.0, key.1, key.2)), key);
+        }
+        assert!(packed(5, 2, None) < packed(5, 2, Some(0)));
+        assert!(packed(5, 2, Some(9)) < packed(5, 3, None));
     }
 }
