@@ -491,6 +491,7 @@ impl FairProblem {
             Demand::Rising { weight, base, .. } => weight - base,
         };
         let demands: Vec<Cap> = (0..self.groups.len()).map(full).collect();
+        // Built for the full demands (so its width fits them), then closed to the tiers.
         let mut built = self.build(1, &demands);
         let mut wanted: Cap = 0;
         for tier in tiers {

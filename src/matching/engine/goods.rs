@@ -191,11 +191,12 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) -> Vec<(u
         tiers.push(first..first + class.len());
     }
     let in_full = fair.tiers_fillable_in_full(&tiers);
-    fair.groups.clear();
+    // The same groups join the problem again class by class, in this order.
+    let mut groups = std::mem::take(&mut fair.groups).into_iter();
     let mut members: Vec<usize> = Vec::new(); // fair group → need group
     for (c, class) in classes.iter().enumerate() {
         let first = fair.groups.len();
-        fair.groups.extend(class.iter().map(|&g| rising(g)));
+        fair.groups.extend(groups.by_ref().take(class.len()));
         members.extend(class);
         let levels = if c < in_full {
             fair.fill_in_full(first, engine.next_round)
