@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::instance::{Id, SourceKind, Sym, CLASS_LABELS};
 use super::{distance_km, Engine};
+use crate::money::Money;
 
 /// A plan as the engine makes it. Ids are shared with the checked problem and a reason's parts
 /// with the other lines that give them: a national plan has millions of lines and writing each
@@ -30,7 +31,7 @@ pub struct AllocationOut {
     pub offer: Option<Id>,
     pub quantity: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost: Option<Yuan>,
+    pub cost: Option<Money>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance_km: Option<f64>,
     pub reason: Reason,
@@ -47,29 +48,7 @@ pub struct Summary {
     pub needs: usize,
     pub asked: i64,
     pub allocated: i64,
-    pub money_spent: Yuan,
-}
-
-/// An amount in fen, written as a decimal string of yuan (`"12.30"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Yuan(pub i64);
-
-impl Yuan {
-    pub fn fen(self) -> i64 {
-        self.0
-    }
-}
-
-impl fmt::Display for Yuan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&yuan(self.0))
-    }
-}
-
-impl Serialize for Yuan {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&yuan(self.0))
-    }
+    pub money_spent: Money,
 }
 
 /// A line's reason, written `class; share; source`: the class of the need, the fair share it
@@ -170,9 +149,9 @@ pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
         (allocations, Vec::new())
     };
     let money_spent = allocations
-        .iter()
+        .par_iter()
         .filter_map(|a| a.cost)
-        .map(Yuan::fen)
+        .map(Money::fen)
         .sum();
     let unmet = (0..problem.needs.len())
         .filter(|&n| engine.short(n) > 0)
@@ -188,7 +167,7 @@ pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
             needs: problem.needs.len(),
             asked: problem.needs.iter().map(|n| n.quantity).sum(),
             allocated: engine.have.iter().sum(),
-            money_spent: Yuan(money_spent),
+            money_spent: Money::from_fen(money_spent),
         },
     };
     (plan, whys)
@@ -323,7 +302,7 @@ impl<'a, 'p> Texts<'a, 'p> {
             source: source.id.clone(),
             offer: offer.map(|o| problem.offers[o].id.clone()),
             quantity,
-            cost: per_unit.map(|price| Yuan(price * quantity)),
+            cost: per_unit.map(|price| Money::from_fen(price * quantity)),
             distance_km: distance_km(from, need.location).map(|d| (d * 10.0).round() / 10.0),
             reason: Reason {
                 class: CLASS_LABELS[need.class as usize],
@@ -502,8 +481,8 @@ mod tests {
             let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
             assert_eq!(date_text(date), date.to_string());
         }
-        assert_eq!(Yuan(1230).to_string(), "12.30");
-        assert_eq!(Yuan(-5).to_string(), "-0.05");
+        assert_eq!(yuan(1230), "12.30");
+        assert_eq!(yuan(-5), "-0.05");
     }
 
     #[test]
