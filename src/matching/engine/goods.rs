@@ -52,7 +52,7 @@ pub(super) fn allocate(engine: &mut Engine) {
     for part in done {
         let offset = engine.next_round;
         for line in &part.lines {
-            engine.give(line.need(), line.source(), None, line.quantity);
+            engine.give_goods(line.need(), line.source(), line.quantity);
         }
         for (n, share) in part.shares {
             engine.shares[n] = Some(Share {
@@ -280,7 +280,7 @@ fn hand_out(
                 let queue = &mut queues[lot_group as usize];
                 let Some(&lot) = queue.last() else { break };
                 let take = amount.min(wanted[cursor].1).min(engine.left[lot]);
-                engine.give(wanted[cursor].0, lot, None, take);
+                engine.give_goods(wanted[cursor].0, lot, take);
                 amount -= take;
                 wanted[cursor].1 -= take;
                 if wanted[cursor].1 == 0 {

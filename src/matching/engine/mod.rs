@@ -225,6 +225,16 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Gives `quantity` units of goods from lot `lot`: no offer and no rate to look up.
+    pub fn give_goods(&mut self, need: usize, lot: usize, quantity: i64) {
+        if quantity > 0 {
+            self.have[need] += quantity;
+            self.left[lot] -= quantity;
+            debug_assert!(self.left[lot] >= 0, "lot {lot} overdrawn");
+            self.lines.push(Line::new(need, lot, None, quantity));
+        }
+    }
+
     /// Writes a line for units already counted in `have`.
     pub fn record(&mut self, need: usize, source: usize, offer: Option<usize>, quantity: i64) {
         if quantity <= 0 {
@@ -304,7 +314,7 @@ impl<'a> Engine<'a> {
                     }
                     if self.left[s] > 0 && problem.sources[s].may_serve(need, problem.today) {
                         let take = self.left[s].min(self.short(n));
-                        self.give(n, s, None, take);
+                        self.give_goods(n, s, take);
                     }
                 }
             }
