@@ -57,12 +57,40 @@ pub struct Summary {
 pub struct Reason {
     class: &'static str,
     share: Arc<str>,
-    from: Arc<str>,
+    from: Supply,
+}
+
+/// Where a line's supply comes from. Goods are written from their lot when the reason is:
+/// most lots have a line or two, and a text made for each took a fifth of writing the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Supply {
+    Goods {
+        pledged: bool,
+        lot: Id,
+        expires: Option<NaiveDate>,
+    },
+    /// Money's texts, shared by the lines paid the same way.
+    Money(Arc<str>),
 }
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}; {}; {}", self.class, self.share, self.from)
+        write!(f, "{}; {}; ", self.class, self.share)?;
+        match &self.from {
+            Supply::Goods {
+                pledged,
+                lot,
+                expires,
+            } => {
+                let what = if *pledged { "pledged goods" } else { "stock" };
+                write!(f, "{what} {lot}")?;
+                match expires {
+                    Some(date) => write!(f, ", expires {date}"),
+                    None => Ok(()),
+                }
+            }
+            Supply::Money(text) => f.write_str(text),
+        }
     }
 }
 
@@ -131,11 +159,10 @@ pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
     for share in engine.shares.iter().flatten() {
         *sharing.entry(share.round).or_default() += 1;
     }
-    let stock_froms = stock_and_pledge_texts(engine, &merged);
     // Runs of lines on all cores, each run with its own texts, written in place.
     let run = merged.len().div_ceil(rayon::current_num_threads()).max(1);
     let lines = merged.par_iter().with_max_len(run);
-    let texts = || Texts::new(engine, &stock_froms, &sharing);
+    let texts = || Texts::new(engine, &sharing);
     let (allocations, whys): (Vec<AllocationOut>, Vec<Why>) = if explain {
         lines
             .map_init(texts, |texts, line| {
@@ -217,28 +244,9 @@ pub enum SourceWhy {
     },
 }
 
-/// The "from" text of every stock or pledge some line draws on, by source. Made once for
-/// the whole plan: at national scale most sources have one or two lines.
-fn stock_and_pledge_texts(engine: &Engine, lines: &[(u128, i64)]) -> Vec<Option<Arc<str>>> {
-    let problem = engine.problem;
-    let mut used = vec![false; problem.sources.len()];
-    for &(key, _) in lines {
-        used[unpacked(key).1] = true;
-    }
-    (0..problem.sources.len())
-        .into_par_iter()
-        .map(|s| {
-            let goods = problem.sources[s].kind != SourceKind::Money;
-            (used[s] && goods).then(|| from_text(engine, s, None, &goods_why(engine, s)))
-        })
-        .collect()
-}
-
 /// Texts that many lines repeat, made once per run of lines.
 struct Texts<'a, 'p> {
     engine: &'a Engine<'p>,
-    /// Per stock or pledge source: its text.
-    stock_froms: &'a [Option<Arc<str>>],
     /// How many needs took part in each fair share.
     sharing: &'a FxHashMap<usize, usize>,
     /// The last need's share and its text (a need's lines are together).
@@ -250,14 +258,9 @@ struct Texts<'a, 'p> {
 }
 
 impl<'a, 'p> Texts<'a, 'p> {
-    fn new(
-        engine: &'a Engine<'p>,
-        stock_froms: &'a [Option<Arc<str>>],
-        sharing: &'a FxHashMap<usize, usize>,
-    ) -> Self {
+    fn new(engine: &'a Engine<'p>, sharing: &'a FxHashMap<usize, usize>) -> Self {
         Texts {
             engine,
-            stock_froms,
             sharing,
             share: None,
             share_texts: FxHashMap::default(),
@@ -278,7 +281,7 @@ impl<'a, 'p> Texts<'a, 'p> {
             None if money => need.rate,
             None => None,
         };
-        let from = offer.map_or(source.location, |o| problem.offers[o].location);
+        let shipped_from = offer.map_or(source.location, |o| problem.offers[o].location);
         if self.share.as_ref().is_none_or(|(m, _, _)| *m != n) {
             let share = share_why(engine, n, self.sharing);
             let text = self
@@ -289,13 +292,18 @@ impl<'a, 'p> Texts<'a, 'p> {
             self.share = Some((n, share, text));
         }
         let (_, _, share_text) = self.share.as_ref().expect("made above");
-        let from_text = match &self.stock_froms[s] {
-            Some(text) => text.clone(),
-            None => self
+        let from = if money {
+            let text = self
                 .money_froms
                 .entry(money_key(engine, n, s, offer))
-                .or_insert_with(|| from_text(engine, s, offer, &source_why(engine, n, s, offer)))
-                .clone(),
+                .or_insert_with(|| money_text(engine, n, s, offer));
+            Supply::Money(text.clone())
+        } else {
+            Supply::Goods {
+                pledged: source.kind == SourceKind::Pledge,
+                lot: source.id.clone(),
+                expires: source.expires,
+            }
         };
         AllocationOut {
             need: need.id.clone(),
@@ -303,11 +311,12 @@ impl<'a, 'p> Texts<'a, 'p> {
             offer: offer.map(|o| problem.offers[o].id.clone()),
             quantity,
             cost: per_unit.map(|price| Money::from_fen(price * quantity)),
-            distance_km: distance_km(from, need.location).map(|d| (d * 10.0).round() / 10.0),
+            distance_km: distance_km(shipped_from, need.location)
+                .map(|d| (d * 10.0).round() / 10.0),
             reason: Reason {
                 class: CLASS_LABELS[need.class as usize],
                 share: share_text.clone(),
-                from: from_text,
+                from,
             },
         }
     }
@@ -430,16 +439,14 @@ fn share_text(engine: &Engine, n: usize, share: &ShareWhy) -> Arc<str> {
     }
 }
 
-/// Where a line's supply comes from, in English.
-fn from_text(engine: &Engine, s: usize, offer: Option<usize>, why: &SourceWhy) -> Arc<str> {
+/// Where a money line's supply comes from, in English: a purchase through an offer, or a
+/// payment at the need's rate.
+fn money_text(engine: &Engine, n: usize, s: usize, offer: Option<usize>) -> Arc<str> {
     let problem = engine.problem;
     let source = &problem.sources[s].id;
-    match why {
-        SourceWhy::Purchase {
-            unit_price,
-            lead_days,
-        } => {
-            let offer = &problem.offers[offer.expect("a purchase has an offer")];
+    match offer {
+        Some(o) => {
+            let offer = &problem.offers[o];
             concat(&[
                 "goods held or pledged ran out, so money ",
                 source,
@@ -448,25 +455,15 @@ fn from_text(engine: &Engine, s: usize, offer: Option<usize>, why: &SourceWhy) -
                 " from ",
                 &offer.supplier,
                 " at ",
-                unit_price,
+                &yuan(offer.unit_price),
                 " yuan, arriving in ",
-                itoa::Buffer::new().format(*lead_days),
+                itoa::Buffer::new().format(offer.lead_days),
                 " days (offers are bought cheapest first among those with capacity that arrive in time)",
             ])
         }
-        SourceWhy::Rate { rate } => {
-            concat(&["paid from money ", source, " at ", rate, " yuan per unit"])
-        }
-        SourceWhy::Stock { expires } | SourceWhy::Pledge { expires } => {
-            let what = if matches!(why, SourceWhy::Stock { .. }) {
-                "stock"
-            } else {
-                "pledged goods"
-            };
-            match expires {
-                Some(expires) => concat(&[what, " ", source, ", expires ", expires]),
-                None => concat(&[what, " ", source]),
-            }
+        None => {
+            let rate = yuan(problem.needs[n].rate.unwrap_or(0));
+            concat(&["paid from money ", source, " at ", &rate, " yuan per unit"])
         }
     }
 }
