@@ -36,7 +36,7 @@ struct Tier {
 
 /// What the needs of a cluster buy: goods of one item by one date (so through the same
 /// offers), or units at one rate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Buys {
     Goods(u32, Option<NaiveDate>),
     Rate(i64),
@@ -428,44 +428,43 @@ fn clusters(
     purses_of: &[Option<usize>],
 ) -> (Vec<Cluster>, Vec<Vec<usize>>, usize) {
     let problem = engine.problem;
-    // Gathered in the order of the needs (their records are read in memory order), then put
-    // in order of rank: each cluster by its first need, its needs by theirs.
+    // Each need with purses keyed by its cluster and sorted on all cores: a cluster's needs
+    // come together, in order of rank.
+    let mut keyed: Vec<((u8, usize, Buys), usize, usize)> = purses_of
+        .par_iter()
+        .enumerate()
+        .filter_map(|(n, set)| {
+            let set = (*set)?;
+            let need = &problem.needs[n];
+            let buys = match need.rate {
+                Some(rate) => Buys::Rate(rate),
+                None => Buys::Goods(need.item, need.needed_by),
+            };
+            Some(((need.class, set, buys), engine.rank[n], n))
+        })
+        .collect();
+    keyed.par_sort_unstable();
     let mut clusters: Vec<Cluster> = Vec::new();
-    let mut index: FxHashMap<(u8, usize, Buys), usize> = FxHashMap::default();
     let mut markets: FxHashMap<Buys, usize> = FxHashMap::default();
-    for (n, need) in problem.needs.iter().enumerate() {
-        let Some(set) = purses_of[n] else { continue };
-        let buys = match need.rate {
-            Some(rate) => Buys::Rate(rate),
-            None => Buys::Goods(need.item, need.needed_by),
-        };
+    for members in keyed.chunk_by(|a, b| a.0 == b.0) {
+        let ((_, set, buys), rank, _) = members[0];
         let next_market = markets.len();
         let market = match buys {
             Buys::Goods(..) => *markets.entry(buys).or_insert(next_market),
             Buys::Rate(_) => usize::MAX,
         };
-        let c = *index.entry((need.class, set, buys)).or_insert_with(|| {
-            clusters.push(Cluster {
-                needs: Vec::new(),
-                set,
-                buys,
-                market,
-                asked: 0,
-                have: 0,
-                rank: usize::MAX,
-                share: None,
-            });
-            clusters.len() - 1
+        let needs: Vec<usize> = members.iter().map(|&(.., n)| n).collect();
+        clusters.push(Cluster {
+            asked: needs.iter().map(|&n| problem.needs[n].quantity).sum(),
+            have: needs.iter().map(|&n| engine.have[n]).sum(),
+            needs,
+            set,
+            buys,
+            market,
+            rank,
+            share: None,
         });
-        let cluster = &mut clusters[c];
-        cluster.needs.push(n);
-        cluster.asked += need.quantity;
-        cluster.have += engine.have[n];
-        cluster.rank = cluster.rank.min(engine.rank[n]);
     }
-    clusters
-        .par_iter_mut()
-        .for_each(|cluster| cluster.needs.sort_unstable_by_key(|&n| engine.rank[n]));
     clusters.sort_unstable_by_key(|cluster| cluster.rank);
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 6];
     for (c, cluster) in clusters.iter().enumerate() {
