@@ -61,7 +61,8 @@ pub struct Reason {
 }
 
 /// Where a line's supply comes from. Goods are written from their lot when the reason is:
-/// most lots have a line or two, and a text made for each took a fifth of writing the plan.
+/// most lots have a line or two, and making a text for each (and reading it back per line)
+/// took a tenth of writing the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Supply {
     Goods {
@@ -397,7 +398,8 @@ fn date_text(date: NaiveDate) -> String {
 }
 
 /// `parts` written one after another. Reason texts are made this way rather than with
-/// `format!`: a plan makes one per source and share, hundreds of thousands at national scale.
+/// `format!`: a plan makes one per money source's way of paying and per share, thousands of
+/// them.
 fn concat(parts: &[&str]) -> Arc<str> {
     let mut text = String::with_capacity(parts.iter().map(|part| part.len()).sum());
     for part in parts {
