@@ -46,7 +46,7 @@ pub fn plan(instance: &Instance) -> Result<Plan, InvalidInstance> {
 
 /// Plans a checked problem.
 pub fn solve(problem: &Problem) -> Plan {
-    output::write(&run(problem), false).0
+    run(problem, false).0
 }
 
 /// Plans an instance and says why each line is there as data (one [`Why`] per allocation).
@@ -57,20 +57,29 @@ pub fn plan_explained(instance: &Instance) -> Result<(Plan, Vec<Why>), InvalidIn
 
 /// Plans a checked problem, with the reasons as data.
 pub fn solve_explained(problem: &Problem) -> (Plan, Vec<Why>) {
-    output::write(&run(problem), true)
+    run(problem, true)
 }
 
-/// The three stages: goods, then money, then whatever is still usable.
-fn run(problem: &Problem) -> Engine<'_> {
+/// The three stages: goods, then money, then whatever is still usable; then the plan.
+fn run(problem: &Problem, explain: bool) -> (Plan, Vec<Why>) {
     let mut engine = Engine::new(problem);
     goods::allocate(&mut engine);
-    money::allocate(&mut engine);
-    engine.top_up();
-    money::consolidate_purchases(&mut engine);
+    // Goods lines are written but for their shares on the other core while money, the last
+    // pass and the re-deal run: those stages mostly take one.
+    let goods_lines = std::mem::take(&mut engine.lines);
+    let ((), drafts) = rayon::join(
+        || {
+            money::allocate(&mut engine);
+            engine.top_up();
+            money::consolidate_purchases(&mut engine);
+        },
+        || output::draft(problem, &goods_lines),
+    );
+    drop(goods_lines);
     // The networks kept for their memory, on this thread and on every worker of the pool.
     flow::release_spare_networks();
     rayon::broadcast(|_| flow::release_spare_networks());
-    engine
+    output::write(&engine, drafts, explain)
 }
 
 /// Sources of a money pile per block: the last pass walks a pile richest first (as the

@@ -9,8 +9,8 @@ use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::instance::{Id, SourceKind, Sym, CLASS_LABELS};
-use super::{distance_km, Engine};
+use super::instance::{Id, Problem, Source, SourceKind, Sym, CLASS_LABELS};
+use super::{distance_km, Engine, Line};
 use crate::money::Money;
 
 /// A plan as the engine makes it. Ids are shared with the checked problem and a reason's parts
@@ -133,13 +133,10 @@ fn unpacked(key: u128) -> LineKey {
     ((key >> 80) as usize, part(40), offer.checked_sub(1))
 }
 
-/// The plan, and when `explain`, the reasons as data (one per line).
-pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
-    let problem = engine.problem;
-    // One line per need, source and offer, in the order of the instance: sorted with their
-    // quantities beside the keys, so the merge reads them in order.
-    let mut lines: Vec<(u128, i64)> = engine
-        .lines
+/// Lines one per need, source and offer, in the order of the instance: sorted with their
+/// quantities beside the keys, so the merge reads them in order.
+fn sorted_and_merged(lines: &[Line]) -> Vec<(u128, i64)> {
+    let mut keyed: Vec<(u128, i64)> = lines
         .iter()
         .map(|line| {
             (
@@ -148,34 +145,96 @@ pub(super) fn write(engine: &Engine, explain: bool) -> (Plan, Vec<Why>) {
             )
         })
         .collect();
-    lines.par_sort_unstable_by_key(|line| line.0);
-    let mut merged: Vec<(u128, i64)> = Vec::with_capacity(lines.len());
-    for (key, quantity) in lines {
+    keyed.par_sort_unstable_by_key(|line| line.0);
+    let mut merged: Vec<(u128, i64)> = Vec::with_capacity(keyed.len());
+    for (key, quantity) in keyed {
         match merged.last_mut() {
             Some(last) if last.0 == key => last.1 += quantity,
             _ => merged.push((key, quantity)),
         }
     }
+    merged
+}
+
+/// A goods line written while money is planned. Goods lines are final once goods are planned
+/// but for the share of their need, which money and the last pass may still raise; writing
+/// the rest of them then keeps the other core busy while those stages mostly take one.
+pub(super) struct Draft {
+    key: u128,
+    quantity: i64,
+    source: Id,
+    distance_km: Option<f64>,
+    from: Supply,
+}
+
+/// Drafts per run of the plan's lines: the runs are finished on all cores.
+const DRAFT_RUN: usize = 16_384;
+
+/// Goods lines, one per need and lot, in order, written but for their shares; in runs.
+pub(super) fn draft(problem: &Problem, lines: &[Line]) -> Vec<Vec<Draft>> {
+    let merged = sorted_and_merged(lines);
+    let mut runs: Vec<Vec<Draft>> = Vec::with_capacity(merged.len().div_ceil(DRAFT_RUN));
+    for keys in merged.chunks(DRAFT_RUN) {
+        runs.push(
+            keys.iter()
+                .map(|&(key, quantity)| {
+                    let (n, s, _) = unpacked(key);
+                    let source = &problem.sources[s];
+                    Draft {
+                        key,
+                        quantity,
+                        source: source.id.clone(),
+                        distance_km: rounded_km(source.location, problem.needs[n].location),
+                        from: goods_supply(source),
+                    }
+                })
+                .collect(),
+        );
+    }
+    runs
+}
+
+/// The plan from the engine's lines and the goods lines drafted before them, and when
+/// `explain`, the reasons as data (one per line).
+pub(super) fn write(
+    engine: &Engine,
+    mut drafts: Vec<Vec<Draft>>,
+    explain: bool,
+) -> (Plan, Vec<Why>) {
+    let problem = engine.problem;
+    let merged = sorted_and_merged(&engine.lines);
     let mut sharing: FxHashMap<usize, usize> = FxHashMap::default();
     for share in engine.shares.iter().flatten() {
         *sharing.entry(share.round).or_default() += 1;
     }
-    // Runs of lines on all cores, each run with its own texts, written in place.
-    let run = merged.len().div_ceil(rayon::current_num_threads()).max(1);
-    let lines = merged.par_iter().with_max_len(run);
-    let texts = || Texts::new(engine, &sharing);
-    let (allocations, whys): (Vec<AllocationOut>, Vec<Why>) = if explain {
-        lines
-            .map_init(texts, |texts, line| {
-                (texts.allocation(line), texts.why(line))
-            })
-            .unzip()
-    } else {
-        let allocations = lines
-            .map_init(texts, |texts, line| texts.allocation(line))
-            .collect();
-        (allocations, Vec::new())
-    };
+    // Each run of drafts with the other lines of its keys, on all cores, each run with its
+    // own texts; the first and last runs take the other lines before and after all drafts.
+    if drafts.is_empty() {
+        drafts.push(Vec::new());
+    }
+    let starts: Vec<usize> = drafts
+        .iter()
+        .enumerate()
+        .map(|(r, run)| match (r, run.first()) {
+            (0, _) | (_, None) => 0,
+            (_, Some(first)) => merged.partition_point(|line| line.0 < first.key),
+        })
+        .chain([merged.len()])
+        .collect();
+    let parts: Vec<(Vec<AllocationOut>, Vec<Why>)> = drafts
+        .into_par_iter()
+        .enumerate()
+        .map_init(
+            || Texts::new(engine, &sharing),
+            |texts, (r, run)| texts.run(run, &merged[starts[r]..starts[r + 1]], explain),
+        )
+        .collect();
+    let mut allocations = Vec::with_capacity(parts.iter().map(|part| part.0.len()).sum());
+    let mut whys = Vec::with_capacity(parts.iter().map(|part| part.1.len()).sum());
+    for (part, part_whys) in parts {
+        allocations.extend(part);
+        whys.extend(part_whys);
+    }
     let money_spent = allocations
         .par_iter()
         .filter_map(|a| a.cost)
@@ -283,16 +342,7 @@ impl<'a, 'p> Texts<'a, 'p> {
             None => None,
         };
         let shipped_from = offer.map_or(source.location, |o| problem.offers[o].location);
-        if self.share.as_ref().is_none_or(|(m, _, _)| *m != n) {
-            let share = share_why(engine, n, self.sharing);
-            let text = self
-                .share_texts
-                .entry((share.clone(), need.item))
-                .or_insert_with(|| share_text(engine, n, &share))
-                .clone();
-            self.share = Some((n, share, text));
-        }
-        let (_, _, share_text) = self.share.as_ref().expect("made above");
+        let share = self.share_of(n).clone();
         let from = if money {
             let text = self
                 .money_froms
@@ -300,11 +350,7 @@ impl<'a, 'p> Texts<'a, 'p> {
                 .or_insert_with(|| money_text(engine, n, s, offer));
             Supply::Money(text.clone())
         } else {
-            Supply::Goods {
-                pledged: source.kind == SourceKind::Pledge,
-                lot: source.id.clone(),
-                expires: source.expires,
-            }
+            goods_supply(source)
         };
         AllocationOut {
             need: need.id.clone(),
@@ -312,12 +358,83 @@ impl<'a, 'p> Texts<'a, 'p> {
             offer: offer.map(|o| problem.offers[o].id.clone()),
             quantity,
             cost: per_unit.map(|price| Money::from_fen(price * quantity)),
-            distance_km: distance_km(shipped_from, need.location)
-                .map(|d| (d * 10.0).round() / 10.0),
+            distance_km: rounded_km(shipped_from, need.location),
             reason: Reason {
                 class: CLASS_LABELS[need.class as usize],
-                share: share_text.clone(),
+                share,
                 from,
+            },
+        }
+    }
+
+    /// The share part of need `n`'s reason, made when its first line is written (a need's
+    /// lines come together).
+    fn share_of(&mut self, n: usize) -> &Arc<str> {
+        let engine = self.engine;
+        if self.share.as_ref().is_none_or(|(m, _, _)| *m != n) {
+            let share = share_why(engine, n, self.sharing);
+            let text = self
+                .share_texts
+                .entry((share.clone(), engine.problem.needs[n].item))
+                .or_insert_with(|| share_text(engine, n, &share))
+                .clone();
+            self.share = Some((n, share, text));
+        }
+        &self.share.as_ref().expect("made above").2
+    }
+
+    /// A run of drafts and the other lines among them, in key order.
+    fn run(
+        &mut self,
+        drafts: Vec<Draft>,
+        others: &[(u128, i64)],
+        explain: bool,
+    ) -> (Vec<AllocationOut>, Vec<Why>) {
+        let mut allocations = Vec::with_capacity(drafts.len() + others.len());
+        let mut whys = Vec::new();
+        let mut others = others.iter().peekable();
+        for mut draft in drafts {
+            while let Some(line) = others.next_if(|line| line.0 < draft.key) {
+                allocations.push(self.allocation(line));
+                if explain {
+                    whys.push(self.why(line));
+                }
+            }
+            // The last pass gave more from the same lot.
+            if let Some(line) = others.next_if(|line| line.0 == draft.key) {
+                draft.quantity += line.1;
+            }
+            let key = draft.key;
+            allocations.push(self.finished(draft));
+            if explain {
+                whys.push(self.why(&(key, 0)));
+            }
+        }
+        for line in others {
+            allocations.push(self.allocation(line));
+            if explain {
+                whys.push(self.why(line));
+            }
+        }
+        (allocations, whys)
+    }
+
+    /// A drafted goods line with its need's share.
+    fn finished(&mut self, draft: Draft) -> AllocationOut {
+        let (n, _, _) = unpacked(draft.key);
+        let share = self.share_of(n).clone();
+        let need = &self.engine.problem.needs[n];
+        AllocationOut {
+            need: need.id.clone(),
+            source: draft.source,
+            offer: None,
+            quantity: draft.quantity,
+            cost: None,
+            distance_km: draft.distance_km,
+            reason: Reason {
+                class: CLASS_LABELS[need.class as usize],
+                share,
+                from: draft.from,
             },
         }
     }
@@ -370,6 +487,20 @@ fn source_why(engine: &Engine, n: usize, s: usize, offer: Option<usize>) -> Sour
         },
         _ => goods_why(engine, s),
     }
+}
+
+/// A goods line's source part of its reason.
+fn goods_supply(source: &Source) -> Supply {
+    Supply::Goods {
+        pledged: source.kind == SourceKind::Pledge,
+        lot: source.id.clone(),
+        expires: source.expires,
+    }
+}
+
+/// Distance in kilometres to one decimal, as the plan writes it.
+fn rounded_km(from: Option<[f64; 2]>, to: Option<[f64; 2]>) -> Option<f64> {
+    distance_km(from, to).map(|d| (d * 10.0).round() / 10.0)
 }
 
 /// Where goods held or pledged come from.
@@ -473,6 +604,46 @@ fn money_text(engine: &Engine, n: usize, s: usize, offer: Option<usize>) -> Arc<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matching::engine::{plan, plan_explained};
+    use crate::matching::generate::{self, Scale};
+
+    /// Goods lines are written in two steps (all but the share while money is planned, the
+    /// share at the end, merged with any line of the last pass from the same lot); the reasons
+    /// as data must still be one per line and say what the text says.
+    #[test]
+    fn every_line_has_one_why_and_it_says_what_its_reason_says() {
+        let mut kinds = std::collections::BTreeSet::new();
+        for seed in 0..60 {
+            let scale = Scale::tiny(20 + seed as usize % 30, 6, 2, 3);
+            let instance = generate::instance(seed, scale);
+            let (explained, whys) = plan_explained(&instance).unwrap();
+            assert_eq!(explained, plan(&instance).unwrap(), "seed {seed}");
+            assert_eq!(whys.len(), explained.allocations.len(), "seed {seed}");
+            for (line, why) in explained.allocations.iter().zip(&whys) {
+                let text = line.reason.to_string();
+                assert!(text.starts_with(CLASS_LABELS[why.class as usize]), "{text}");
+                let share = match &why.share {
+                    ShareWhy::Full => "; asked in full; ".to_owned(),
+                    ShareWhy::Equal { percent, .. } => format!("; equal share {percent}% "),
+                    ShareWhy::Leftover { percent } => format!("; {percent}% of asked, all"),
+                };
+                assert!(text.contains(&share), "{text} / {why:?}");
+                let (kind, from) = match &why.source {
+                    SourceWhy::Stock { .. } => ("stock", format!("; stock {}", line.source)),
+                    SourceWhy::Pledge { .. } => {
+                        ("pledge", format!("; pledged goods {}", line.source))
+                    }
+                    SourceWhy::Purchase { .. } => {
+                        ("purchase", format!("money {} buys", line.source))
+                    }
+                    SourceWhy::Rate { .. } => ("rate", format!("paid from money {}", line.source)),
+                };
+                assert!(text.contains(&from), "{text} / {why:?}");
+                kinds.insert(kind);
+            }
+        }
+        assert_eq!(kinds.len(), 4, "every kind of source seen: {kinds:?}");
+    }
 
     #[test]
     fn dates_and_yuan_are_written_as_chrono_and_the_format_write_them() {
