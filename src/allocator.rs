@@ -2,10 +2,11 @@
 //! mimalloc.
 
 /// Memory freed goes back to the system this long after, not within mimalloc's default 10 ms:
-/// a plan frees and takes again hundreds of megabytes within a second, and every page given
-/// back and taken again is a page fault to zero it (at national scale, 600,000 of them and
-/// about a fifth of the plan's time; with one second, 55,000).
-const PURGE_DELAY_MS: std::ffi::c_long = 1000;
+/// a plan frees and takes again hundreds of megabytes over its seconds, and every page given
+/// back and taken again is a page fault to zero it, slow on this kind of virtual machine
+/// (two national plans in one process: 95,000–125,000 faults with one second, 6,000–9,000
+/// with ten, and a quarter less processor time).
+const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
 
 /// `mi_option_purge_delay` in mimalloc's header (libmimalloc-sys names no constant for it).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
