@@ -64,16 +64,19 @@ pub fn solve_explained(problem: &Problem) -> (Plan, Vec<Why>) {
 fn run(problem: &Problem, explain: bool) -> (Plan, Vec<Why>) {
     let mut engine = Engine::new(problem);
     goods::allocate(&mut engine);
-    // Goods lines are written but for their shares on the other core while money, the last
-    // pass and the re-deal run: those stages mostly take one.
+    // Goods lines are written on the other core while money, the last pass and the re-deal
+    // run (those stages mostly take one), whole for the needs already served in full.
     let goods_lines = std::mem::take(&mut engine.lines);
+    let served: Vec<bool> = (0..problem.needs.len())
+        .map(|n| engine.short(n) == 0)
+        .collect();
     let ((), drafts) = rayon::join(
         || {
             money::allocate(&mut engine);
             engine.top_up();
             money::consolidate_purchases(&mut engine);
         },
-        || output::draft(problem, &goods_lines),
+        || output::draft(problem, &goods_lines, &served, explain),
     );
     drop(goods_lines);
     // The networks kept for their memory, on this thread and on every worker of the pool.

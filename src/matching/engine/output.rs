@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::instance::{Id, Problem, Source, SourceKind, Sym, CLASS_LABELS};
+use super::instance::{Id, Need, Problem, Source, SourceKind, Sym, CLASS_LABELS};
 use super::{distance_km, Engine, Line};
 use crate::money::Money;
 
@@ -156,9 +156,28 @@ fn sorted_and_merged(lines: &[Line]) -> Vec<(u128, i64)> {
     merged
 }
 
-/// A goods line written while money is planned. Goods lines are final once goods are planned
-/// but for the share of their need, which money and the last pass may still raise; writing
-/// the rest of them then keeps the other core busy while those stages mostly take one.
+/// A goods line written while money is planned, when goods lines are final: writing them
+/// then keeps the other core busy while those stages mostly take one.
+pub(super) enum Drafted {
+    /// A line of a need goods served in full: money and the last pass never touch it.
+    Done {
+        key: u128,
+        line: AllocationOut,
+        why: Option<Why>,
+    },
+    /// Written but for the share of its need, which money and the last pass may still raise.
+    Pending(Draft),
+}
+
+impl Drafted {
+    fn key(&self) -> u128 {
+        match self {
+            Drafted::Done { key, .. } | Drafted::Pending(Draft { key, .. }) => *key,
+        }
+    }
+}
+
+/// A goods line but for its need's share.
 pub(super) struct Draft {
     key: u128,
     quantity: i64,
@@ -167,26 +186,42 @@ pub(super) struct Draft {
     from: Supply,
 }
 
-/// Drafts per run of the plan's lines: the runs are finished on all cores.
-const DRAFT_RUN: usize = 16_384;
-
-/// Goods lines, one per need and lot, in order, written but for their shares; in runs.
-pub(super) fn draft(problem: &Problem, lines: &[Line]) -> Vec<Vec<Draft>> {
+/// Goods lines, one per need and lot, in order and in runs: whole for the needs `served` in
+/// full, written but for their shares for the others.
+pub(super) fn draft(
+    problem: &Problem,
+    lines: &[Line],
+    served: &[bool],
+    explain: bool,
+) -> Vec<Vec<Drafted>> {
     let merged = sorted_and_merged(lines);
-    let mut runs: Vec<Vec<Draft>> = Vec::with_capacity(merged.len().div_ceil(DRAFT_RUN));
-    for keys in merged.chunks(DRAFT_RUN) {
+    let in_full: Arc<str> = IN_FULL.into();
+    // One run per core: each run makes the texts it needs again.
+    let run = merged.len().div_ceil(rayon::current_num_threads()).max(1);
+    let mut runs: Vec<Vec<Drafted>> = Vec::with_capacity(rayon::current_num_threads());
+    for keys in merged.chunks(run) {
         runs.push(
             keys.iter()
                 .map(|&(key, quantity)| {
                     let (n, s, _) = unpacked(key);
-                    let source = &problem.sources[s];
-                    Draft {
+                    let (need, source) = (&problem.needs[n], &problem.sources[s]);
+                    let draft = Draft {
                         key,
                         quantity,
                         source: source.id.clone(),
-                        distance_km: rounded_km(source.location, problem.needs[n].location),
+                        distance_km: rounded_km(source.location, need.location),
                         from: goods_supply(source),
+                    };
+                    if !served[n] {
+                        return Drafted::Pending(draft);
                     }
+                    let why = explain.then(|| Why {
+                        class: need.class,
+                        share: ShareWhy::Full,
+                        source: goods_why(source),
+                    });
+                    let line = goods_line(need, draft, in_full.clone());
+                    Drafted::Done { key, line, why }
                 })
                 .collect(),
         );
@@ -198,7 +233,7 @@ pub(super) fn draft(problem: &Problem, lines: &[Line]) -> Vec<Vec<Draft>> {
 /// `explain`, the reasons as data (one per line).
 pub(super) fn write(
     engine: &Engine,
-    mut drafts: Vec<Vec<Draft>>,
+    mut drafts: Vec<Vec<Drafted>>,
     explain: bool,
 ) -> (Plan, Vec<Why>) {
     let problem = engine.problem;
@@ -217,7 +252,7 @@ pub(super) fn write(
         .enumerate()
         .map(|(r, run)| match (r, run.first()) {
             (0, _) | (_, None) => 0,
-            (_, Some(first)) => merged.partition_point(|line| line.0 < first.key),
+            (_, Some(first)) => merged.partition_point(|line| line.0 < first.key()),
         })
         .chain([merged.len()])
         .collect();
@@ -386,20 +421,28 @@ impl<'a, 'p> Texts<'a, 'p> {
     /// A run of drafts and the other lines among them, in key order.
     fn run(
         &mut self,
-        drafts: Vec<Draft>,
+        drafts: Vec<Drafted>,
         others: &[(u128, i64)],
         explain: bool,
     ) -> (Vec<AllocationOut>, Vec<Why>) {
         let mut allocations = Vec::with_capacity(drafts.len() + others.len());
         let mut whys = Vec::new();
         let mut others = others.iter().peekable();
-        for mut draft in drafts {
-            while let Some(line) = others.next_if(|line| line.0 < draft.key) {
+        for drafted in drafts {
+            while let Some(line) = others.next_if(|line| line.0 < drafted.key()) {
                 allocations.push(self.allocation(line));
                 if explain {
                     whys.push(self.why(line));
                 }
             }
+            let mut draft = match drafted {
+                Drafted::Done { line, why, .. } => {
+                    allocations.push(line);
+                    whys.extend(why);
+                    continue;
+                }
+                Drafted::Pending(draft) => draft,
+            };
             // The last pass gave more from the same lot.
             if let Some(line) = others.next_if(|line| line.0 == draft.key) {
                 draft.quantity += line.1;
@@ -423,20 +466,7 @@ impl<'a, 'p> Texts<'a, 'p> {
     fn finished(&mut self, draft: Draft) -> AllocationOut {
         let (n, _, _) = unpacked(draft.key);
         let share = self.share_of(n).clone();
-        let need = &self.engine.problem.needs[n];
-        AllocationOut {
-            need: need.id.clone(),
-            source: draft.source,
-            offer: None,
-            quantity: draft.quantity,
-            cost: None,
-            distance_km: draft.distance_km,
-            reason: Reason {
-                class: CLASS_LABELS[need.class as usize],
-                share,
-                from: draft.from,
-            },
-        }
+        goods_line(&self.engine.problem.needs[n], draft, share)
     }
 
     /// Why the line just written is there, as data.
@@ -485,7 +515,24 @@ fn source_why(engine: &Engine, n: usize, s: usize, offer: Option<usize>) -> Sour
         (SourceKind::Money, None) => SourceWhy::Rate {
             rate: yuan(problem.needs[n].rate.unwrap_or(0)),
         },
-        _ => goods_why(engine, s),
+        _ => goods_why(&problem.sources[s]),
+    }
+}
+
+/// A goods line from its draft and its need's share.
+fn goods_line(need: &Need, draft: Draft, share: Arc<str>) -> AllocationOut {
+    AllocationOut {
+        need: need.id.clone(),
+        source: draft.source,
+        offer: None,
+        quantity: draft.quantity,
+        cost: None,
+        distance_km: draft.distance_km,
+        reason: Reason {
+            class: CLASS_LABELS[need.class as usize],
+            share,
+            from: draft.from,
+        },
     }
 }
 
@@ -504,8 +551,7 @@ fn rounded_km(from: Option<[f64; 2]>, to: Option<[f64; 2]>) -> Option<f64> {
 }
 
 /// Where goods held or pledged come from.
-fn goods_why(engine: &Engine, s: usize) -> SourceWhy {
-    let source = &engine.problem.sources[s];
+fn goods_why(source: &Source) -> SourceWhy {
     let expires = source.expires.map(date_text);
     match source.kind {
         SourceKind::Pledge => SourceWhy::Pledge { expires },
@@ -539,6 +585,9 @@ fn concat(parts: &[&str]) -> Arc<str> {
     text.into()
 }
 
+/// The share part of the reason of a need that gets all it asked.
+const IN_FULL: &str = "asked in full";
+
 /// The share part of a reason, in English as the plan format carries it.
 fn share_text(engine: &Engine, n: usize, share: &ShareWhy) -> Arc<str> {
     let problem = engine.problem;
@@ -549,7 +598,7 @@ fn share_text(engine: &Engine, n: usize, share: &ShareWhy) -> Arc<str> {
         itoa::Buffer::new(),
     );
     match *share {
-        ShareWhy::Full => concat(&["asked in full"]),
+        ShareWhy::Full => IN_FULL.into(),
         ShareWhy::Equal {
             percent,
             across,
