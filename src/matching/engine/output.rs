@@ -163,7 +163,8 @@ pub(super) enum Drafted {
     Done {
         key: u128,
         line: AllocationOut,
-        why: Option<Why>,
+        /// Boxed: a national plan holds about a million of these while money is planned.
+        why: Option<Box<Why>>,
     },
     /// Written but for the share of its need, which money and the last pass may still raise.
     Pending(Draft),
@@ -215,10 +216,12 @@ pub(super) fn draft(
                     if !served[n] {
                         return Drafted::Pending(draft);
                     }
-                    let why = explain.then(|| Why {
-                        class: need.class,
-                        share: ShareWhy::Full,
-                        source: goods_why(source),
+                    let why = explain.then(|| {
+                        Box::new(Why {
+                            class: need.class,
+                            share: ShareWhy::Full,
+                            source: goods_why(source),
+                        })
                     });
                     let line = goods_line(need, draft, in_full.clone());
                     Drafted::Done { key, line, why }
@@ -438,7 +441,7 @@ impl<'a, 'p> Texts<'a, 'p> {
             let mut draft = match drafted {
                 Drafted::Done { line, why, .. } => {
                     allocations.push(line);
-                    whys.extend(why);
+                    whys.extend(why.map(|why| *why));
                     continue;
                 }
                 Drafted::Pending(draft) => draft,
