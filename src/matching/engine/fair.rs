@@ -309,13 +309,14 @@ impl FairProblem {
                 supplies.push(amount);
             }
         }
-        // Only the pools the part's groups draw on, each with its kept supplies.
+        // Only the pools the part's groups draw on, each with its kept supplies: per pool, its
+        // number in the part (`u32::MAX` when it keeps no supply), once a group draws on it.
         let mut pools = Vec::new();
-        let mut local_pool: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut local_pool: Vec<Option<u32>> = vec![None; self.pools.len()];
         if !self.pools.is_empty() {
             for &g in groups {
                 for &p in &self.groups[g].supplies {
-                    if local_pool.contains_key(&p) {
+                    if local_pool[p as usize].is_some() {
                         continue;
                     }
                     let members: Vec<u32> = self.pools[p as usize]
@@ -329,7 +330,7 @@ impl FairProblem {
                         pools.push(members);
                         pools.len() as u32 - 1
                     };
-                    local_pool.insert(p, id);
+                    local_pool[p as usize] = Some(id);
                 }
             }
         }
@@ -337,7 +338,7 @@ impl FairProblem {
             if self.pools.is_empty() {
                 local[e as usize]
             } else {
-                local_pool[&e]
+                local_pool[e as usize].expect("every pool of the part's groups is numbered")
             }
         };
         let groups = groups
