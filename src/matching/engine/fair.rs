@@ -162,6 +162,53 @@ fn cancel_from(
     amount
 }
 
+/// Some of a problem's groups and supplies.
+struct Members {
+    groups: Vec<bool>,
+    supplies: Vec<bool>,
+}
+
+impl Members {
+    fn all(problem: &FairProblem) -> Members {
+        Members {
+            groups: vec![true; problem.groups.len()],
+            supplies: vec![true; problem.supplies.len()],
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.groups
+            .iter()
+            .chain(&self.supplies)
+            .any(|&member| member)
+    }
+
+    fn group_list(&self) -> Vec<usize> {
+        (0..self.groups.len()).filter(|&g| self.groups[g]).collect()
+    }
+
+    /// These but for `others`.
+    fn without(self, others: &Members) -> Members {
+        let but = |mine: Vec<bool>, theirs: &[bool]| {
+            mine.into_iter()
+                .zip(theirs)
+                .map(|(m, &t)| m && !t)
+                .collect()
+        };
+        Members {
+            groups: but(self.groups, &others.groups),
+            supplies: but(self.supplies, &others.supplies),
+        }
+    }
+}
+
+/// A network a part keeps from the part it was cut from, and which groups and supplies in it
+/// are still the part's own (the others went in front of a cut and were emptied).
+struct Inherited {
+    built: Built,
+    own: Members,
+}
+
 /// A final part of the decomposition: groups that all end at one level, with the supply that
 /// only they use.
 struct Leaf {
@@ -169,6 +216,8 @@ struct Leaf {
     part: FairProblem,
     /// Per group of the part, its index in the whole problem.
     ids: Vec<usize>,
+    /// The index in the whole problem of the part's first group of its own.
+    first: usize,
     built: Built,
 }
 
@@ -221,9 +270,7 @@ impl FairProblem {
                 .sum::<usize>()
             + sets.iter().map(|s| s.len()).sum::<usize>()
             + self.groups.len();
-        // Nothing in it can carry more than the supply, nor ask more than the demands.
-        let supply = self.supplies.iter().sum::<Cap>().saturating_mul(scale);
-        let bound = supply.saturating_add(demands.iter().sum::<Cap>());
+        let bound = self.bound(scale, demands);
         let mut net = FlowNetwork::with_bound(first_set + sets.len(), edges, bound);
         let supply_edges = (0..self.supplies.len())
             .map(|s| net.add_edge(SOURCE, self.supply_node(s as u32), self.supplies[s] * scale))
@@ -268,6 +315,13 @@ impl FairProblem {
             first_set,
             total_demand: demands.iter().sum(),
         }
+    }
+
+    /// The most a network of this problem at `scale` with `demands` carries: nothing in it can
+    /// carry more than the supply, nor ask more than the demands.
+    fn bound(&self, scale: Cap, demands: &[Cap]) -> Cap {
+        let supply = self.supplies.iter().sum::<Cap>().saturating_mul(scale);
+        supply.saturating_add(demands.iter().sum::<Cap>())
     }
 
     /// Puts the capacities of `scale` and `demands` on a network built for these groups, with
@@ -365,9 +419,8 @@ impl FairProblem {
     }
 
     /// The level at which the rising groups would use up all the supply left after the fixed
-    /// ones if nothing restricted them (at most full), and the network with every group asking
-    /// its share at that level, maximum flow pushed. `None` when no group is rising.
-    fn try_even_level(&self) -> Option<(Level, Built, Cap)> {
+    /// ones if nothing restricted them (at most full). `None` when no group is rising.
+    fn even_level(&self) -> Option<Level> {
         let rising: Vec<(Cap, Cap)> = self
             .groups
             .iter()
@@ -381,56 +434,88 @@ impl FairProblem {
         }
         let fixed: Cap = (0..self.groups.len()).map(|g| self.amount(g)).sum();
         let available = self.supplies.iter().sum::<Cap>() - fixed;
-        let t = water_level(&rising, available.max(0));
-        let demands = self.demands_at(t);
-        let mut built = self.build(t.den, &demands);
-        let flow = built.net.max_flow(SOURCE, SINK);
-        Some((t, built, flow))
+        Some(water_level(&rising, available.max(0)))
     }
 
     /// Splits the problem into final parts, each with the one level its rising groups end at.
     /// `ids` numbers the groups in the whole problem. The two sides of a cut share nothing, so
-    /// they are split further on both cores.
-    fn decompose(self, ids: Vec<usize>) -> Vec<Leaf> {
-        let Some((level, mut built, flow)) = self.try_even_level() else {
+    /// they are split further on both cores. The side behind a cut is usually most of the
+    /// problem: it keeps the network, with what went in front of the cut emptied, instead of
+    /// being built again (`inherited`: that network and what is still this part's own).
+    fn decompose(mut self, ids: Vec<usize>, inherited: Option<Inherited>) -> Vec<Leaf> {
+        let Some(level) = self.even_level() else {
             return Vec::new(); // only fixed groups: routed at the end
         };
-        // Behind the cut (not reachable from the source): groups that only reach supply
-        // behind it, all of which they need. The reachable side never needs that supply.
-        // Feasible fixed amounts always leave some group or supply on the source side; if
-        // none is, the part cannot be split (and would be split again forever).
-        let side = (flow < built.total_demand).then(|| built.net.source_side(SOURCE));
-        let splits = side.as_ref().is_some_and(|side| {
-            (0..self.groups.len()).any(|g| side[built.group_node(g)])
-                || (0..self.supplies.len()).any(|s| side[self.supply_node(s as u32)])
+        let demands = self.demands_at(level);
+        let (mut built, own) = match inherited {
+            Some(Inherited { mut built, own })
+                if built.net.holds(self.bound(level.den, &demands)) =>
+            {
+                self.reset(&mut built, level.den, &demands);
+                (built, own)
+            }
+            Some(Inherited { own, .. }) => {
+                // Too narrow for this level: made compact and built afresh.
+                let groups = own.group_list();
+                let ids = groups.iter().map(|&g| ids[g]).collect();
+                return self.part(&groups, &own.supplies).decompose(ids, None);
+            }
+            None => (self.build(level.den, &demands), Members::all(&self)),
+        };
+        let flow = built.net.max_flow(SOURCE, SINK);
+        // In front of the cut (reachable from the source): groups that end at this level or
+        // above and never need the supply behind it. Behind: groups that only reach supply
+        // behind the cut, all of which they need. Feasible fixed amounts always leave some
+        // group or supply in front; if none is, the part cannot be split (and would be split
+        // again forever).
+        let front = (flow < built.total_demand).then(|| {
+            let side = built.net.source_side(SOURCE);
+            Members {
+                groups: (0..self.groups.len())
+                    .map(|g| own.groups[g] && side[built.group_node(g)])
+                    .collect(),
+                supplies: (0..self.supplies.len())
+                    .map(|s| own.supplies[s] && side[self.supply_node(s as u32)])
+                    .collect(),
+            }
         });
         debug_assert!(
-            side.is_none() || splits,
+            front.as_ref().is_none_or(Members::any),
             "fixed amounts beyond the supply: {:?}",
             self.groups
         );
-        let Some(side) = side.filter(|_| splits) else {
+        let Some(front) = front.filter(Members::any) else {
+            let first = ids[own.groups.iter().position(|&own| own).unwrap_or(0)];
             return vec![Leaf {
                 level,
                 part: self,
                 ids,
+                first,
                 built,
             }];
         };
-        let [behind, reachable] = [false, true].map(|reachable| {
-            let kept: Vec<bool> = (0..self.supplies.len())
-                .map(|s| side[self.supply_node(s as u32)] == reachable)
-                .collect();
-            let groups: Vec<usize> = (0..self.groups.len())
-                .filter(|&g| side[built.group_node(g)] == reachable)
-                .collect();
-            let sub_ids = groups.iter().map(|&g| ids[g]).collect();
-            (self.part(&groups, &kept), sub_ids)
-        });
-        drop((built, self));
+        let front_groups = front.group_list();
+        let front_ids = front_groups.iter().map(|&g| ids[g]).collect();
+        let front_part = self.part(&front_groups, &front.supplies);
+        // This problem and its network go on as the side behind, the front emptied.
+        for &g in &front_groups {
+            self.groups[g].demand = Demand::Fixed(0);
+        }
+        for (supply, _) in self
+            .supplies
+            .iter_mut()
+            .zip(&front.supplies)
+            .filter(|(_, &f)| f)
+        {
+            *supply = 0;
+        }
+        let behind = Inherited {
+            built,
+            own: own.without(&front),
+        };
         let (mut leaves, more) = rayon::join(
-            || reachable.0.decompose(reachable.1),
-            || behind.0.decompose(behind.1),
+            || front_part.decompose(front_ids, None),
+            || self.decompose(ids, Some(behind)),
         );
         leaves.extend(more);
         leaves
@@ -546,11 +631,11 @@ impl FairProblem {
     /// Per rising group: its rounded (fixed) demand and shape, its level and round.
     fn solve_compact(self, first_round: usize) -> Vec<Option<Frozen>> {
         let count = self.groups.len();
-        let mut leaves = self.decompose((0..count).collect());
+        let mut leaves = self.decompose((0..count).collect(), None);
         leaves.sort_unstable_by(|a, b| {
             (a.level.num * b.level.den)
                 .cmp(&(b.level.num * a.level.den))
-                .then(a.ids[0].cmp(&b.ids[0]))
+                .then(a.first.cmp(&b.first))
         });
         // Each final part is rounded on its own network: on all cores.
         let frozen: Vec<Vec<usize>> = leaves

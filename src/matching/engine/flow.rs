@@ -389,6 +389,11 @@ impl FlowNetwork {
         }
     }
 
+    /// Whether capacities adding up to `bound` fit this network's width.
+    pub fn holds(&self, bound: Cap) -> bool {
+        matches!(self, FlowNetwork::Wide(_)) || bound <= NARROW_BOUND
+    }
+
     pub fn add_edge(&mut self, from: usize, to: usize, cap: Cap) -> EdgeId {
         on_network!(self, net => net.add_edge(from, to, Capacity::from_cap(cap)))
     }
