@@ -576,26 +576,44 @@ impl FairProblem {
             Demand::Fixed(amount) => amount,
             Demand::Rising { weight, base, .. } => weight - base,
         };
-        let demands: Vec<Cap> = (0..self.groups.len()).map(full).collect();
-        // Built for the full demands (so its width fits them), then closed to the tiers.
-        let mut built = self.build(1, &demands);
-        let mut wanted: Cap = 0;
+        // Only tiers that together ask no more than all the supply can be filled: the network
+        // needs no group of the others (the later classes, usually most of the groups).
+        let supply: Cap = self.supplies.iter().sum();
+        let mut wanted: Cap = (0..self.groups.len()).map(|g| self.amount(g)).sum();
+        let mut asking = Vec::new();
         for tier in tiers {
-            for g in tier.clone() {
+            let tier_wants: Cap = tier.clone().map(full).sum();
+            if wanted + tier_wants > supply {
+                break;
+            }
+            wanted += tier_wants;
+            asking.push(tier_wants);
+        }
+        if asking.is_empty() {
+            return 0;
+        }
+        let beyond = &tiers[asking.len()..];
+        let groups: Vec<usize> = (0..self.groups.len())
+            .filter(|g| !beyond.iter().any(|tier| tier.contains(g)))
+            .collect();
+        let part = self.part(&groups, &vec![true; self.supplies.len()]);
+        let demands: Vec<Cap> = groups.iter().map(|&g| full(g)).collect();
+        // Built for the full demands (so its width fits them), then closed to the tiers.
+        let mut built = part.build(1, &demands);
+        // The part keeps the groups in order: a tier's groups are one run of its groups.
+        let local = |tier: &std::ops::Range<usize>| {
+            let first = groups.partition_point(|&g| g < tier.start);
+            first..first + tier.len()
+        };
+        for tier in &tiers[..asking.len()] {
+            for g in local(tier) {
                 built.net.set_capacity(built.demand_edges[g], 0);
             }
         }
-        for g in 0..self.groups.len() {
-            wanted += self.amount(g);
-        }
-        let supply: Cap = self.supplies.iter().sum();
+        let mut wanted: Cap = (0..part.groups.len()).map(|g| part.amount(g)).sum();
         let mut flow = built.net.max_flow(SOURCE, SINK);
-        for (k, tier) in tiers.iter().enumerate() {
-            let tier_wants: Cap = tier.clone().map(|g| demands[g]).sum();
-            if wanted + tier_wants > supply {
-                return k; // more than there is: no flow needed to tell
-            }
-            for g in tier.clone() {
+        for (k, (tier, tier_wants)) in tiers.iter().zip(asking.iter()).enumerate() {
+            for g in local(tier) {
                 built.net.widen(built.demand_edges[g], demands[g]);
             }
             wanted += tier_wants;
@@ -604,7 +622,7 @@ impl FairProblem {
                 return k;
             }
         }
-        tiers.len()
+        asking.len()
     }
 
     /// Fixes the rising groups from `first` on at what they ask, as [`solve`](Self::solve)
