@@ -9,6 +9,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use super::engine::instance::{
     EarmarkIn, Instance, NeedIn, OfferIn, Policy, SourceIn, DEFAULT_VULNERABLE,
 };
+use crate::money::Money;
 
 /// How big an instance to make.
 #[derive(Debug, Clone, Copy)]
@@ -118,10 +119,6 @@ fn day(today: NaiveDate, offset: u64) -> String {
     (today + Days::new(offset)).format("%Y-%m-%d").to_string()
 }
 
-fn yuan(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
-}
-
 /// A reproducible instance: the same seed and scale always give the same instance.
 pub fn instance(seed: u64, scale: Scale) -> Instance {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -172,7 +169,7 @@ pub fn instance(seed: u64, scale: Scale) -> Instance {
             group: Some(group.to_owned()),
             location: Some(*location),
             needed_by: rng.gen_bool(0.7).then(|| day(today, rng.gen_range(0..6))),
-            rate: subsidy.then(|| yuan(price)),
+            rate: subsidy.then(|| Money::from_fen(price).to_string()),
         });
     }
 
@@ -249,13 +246,16 @@ pub fn instance(seed: u64, scale: Scale) -> Instance {
             kind: "money".to_owned(),
             item: None,
             quantity: None,
-            amount: Some(yuan(if scale.items <= 2 {
-                // Tiny instances: whole multiples of the subsidy rate, so the exact reference
-                // (continuous) and a plan (whole units per source) can be compared.
-                rng.gen_range(0..=(2 * mean / 5_000).max(3)) * 5_000
-            } else {
-                rng.gen_range(0..=(2 * mean).max(100))
-            })),
+            amount: Some(
+                Money::from_fen(if scale.items <= 2 {
+                    // Tiny instances: whole multiples of the subsidy rate, so the exact reference
+                    // (continuous) and a plan (whole units per source) can be compared.
+                    rng.gen_range(0..=(2 * mean / 5_000).max(3)) * 5_000
+                } else {
+                    rng.gen_range(0..=(2 * mean).max(100))
+                })
+                .to_string(),
+            ),
             location: None,
             expires: None,
             available_from: None,
@@ -272,7 +272,7 @@ pub fn instance(seed: u64, scale: Scale) -> Instance {
                 id: format!("o{o}"),
                 supplier: format!("supplier{}", o % 97),
                 item: item.to_owned(),
-                unit_price: yuan(price * rng.gen_range(70..=130) / 100),
+                unit_price: Money::from_fen(price * rng.gen_range(70..=130) / 100).to_string(),
                 capacity: rng.gen_range(0..=(2 * per_offer).max(2)),
                 lead_days: rng.gen_range(0..=4),
                 location: Some(jitter(&mut rng, CENTRE, 25.0)),

@@ -11,6 +11,7 @@ use super::engine::instance::{
     EarmarkIn, Instance, NeedIn, OfferIn, Policy, SourceIn, DEFAULT_VULNERABLE,
 };
 use crate::{
+    money::Money,
     pledges::model::Earmark,
     suppliers::model::{is_available, AgreementStatus, OfferStatus},
 };
@@ -26,10 +27,6 @@ pub struct NeedPart {
 pub struct Loaded {
     pub instance: Instance,
     pub needs: HashMap<String, NeedPart>,
-}
-
-fn yuan(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
 }
 
 fn point(lat: Option<i64>, lon: Option<i64>) -> Option<[f64; 2]> {
@@ -111,7 +108,7 @@ async fn load_needs(conn: &mut AnyConnection, loaded: &mut Loaded) -> Result<(),
             group: Some(row.try_get("beneficiary_group")?),
             location: point(row.try_get("lat_e6")?, row.try_get("lon_e6")?),
             needed_by: row.try_get("needed_by")?,
-            rate: rate.map(yuan),
+            rate: rate.map(|fen| Money::from_fen(fen).to_string()),
         });
     }
     Ok(())
@@ -169,7 +166,7 @@ async fn load_pledges(conn: &mut AnyConnection) -> Result<Vec<SourceIn>, sqlx::E
                 kind: "money".into(),
                 item: None,
                 quantity: None,
-                amount: Some(yuan(left)),
+                amount: Some(Money::from_fen(left).to_string()),
                 location: None,
                 expires: None,
                 available_from: row.try_get("available_from")?,
@@ -256,7 +253,7 @@ async fn load_offers(
             id: format!("offer{}", row.try_get::<i64, _>("id")?),
             supplier: format!("supplier{}", row.try_get::<i64, _>("supplier_id")?),
             item: format!("item{}", row.try_get::<i64, _>("item_id")?),
-            unit_price: yuan(row.try_get("unit_price_fen")?),
+            unit_price: Money::from_fen(row.try_get("unit_price_fen")?).to_string(),
             capacity,
             lead_days: row.try_get("lead_days")?,
             location: point(row.try_get("lat_e6")?, row.try_get("lon_e6")?),

@@ -101,22 +101,6 @@ impl Serialize for Reason {
     }
 }
 
-/// Fen as a decimal string of yuan. Written by hand rather than with `format!`: a plan has a
-/// cost on every purchase line.
-pub fn yuan(fen: i64) -> String {
-    let mut text = String::with_capacity(16);
-    if fen < 0 {
-        text.push('-');
-    }
-    let fen = fen.unsigned_abs();
-    text.push_str(itoa::Buffer::new().format(fen / 100));
-    text.push('.');
-    let cents = (fen % 100) as u8;
-    text.push(char::from(b'0' + cents / 10));
-    text.push(char::from(b'0' + cents % 10));
-    text
-}
-
 /// Need, source and offer of a plan line.
 type LineKey = (usize, usize, Option<usize>);
 
@@ -512,11 +496,11 @@ fn source_why(engine: &Engine, n: usize, s: usize, offer: Option<usize>) -> Sour
     let problem = engine.problem;
     match (problem.sources[s].kind, offer) {
         (SourceKind::Money, Some(o)) => SourceWhy::Purchase {
-            unit_price: yuan(problem.offers[o].unit_price),
+            unit_price: Money::from_fen(problem.offers[o].unit_price).to_string(),
             lead_days: problem.offers[o].lead_days,
         },
         (SourceKind::Money, None) => SourceWhy::Rate {
-            rate: yuan(problem.needs[n].rate.unwrap_or(0)),
+            rate: Money::from_fen(problem.needs[n].rate.unwrap_or(0)).to_string(),
         },
         _ => goods_why(&problem.sources[s]),
     }
@@ -640,14 +624,14 @@ fn money_text(engine: &Engine, n: usize, s: usize, offer: Option<usize>) -> Arc<
                 " from ",
                 &offer.supplier,
                 " at ",
-                &yuan(offer.unit_price),
+                &Money::from_fen(offer.unit_price).to_string(),
                 " yuan, arriving in ",
                 itoa::Buffer::new().format(offer.lead_days),
                 " days (offers are bought cheapest first among those with capacity that arrive in time)",
             ])
         }
         None => {
-            let rate = yuan(problem.needs[n].rate.unwrap_or(0));
+            let rate = Money::from_fen(problem.needs[n].rate.unwrap_or(0)).to_string();
             concat(&["paid from money ", source, " at ", &rate, " yuan per unit"])
         }
     }
@@ -703,8 +687,8 @@ mod tests {
             let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
             assert_eq!(date_text(date), date.to_string());
         }
-        assert_eq!(yuan(1230), "12.30");
-        assert_eq!(yuan(-5), "-0.05");
+        assert_eq!(Money::from_fen(1230).to_string(), "12.30");
+        assert_eq!(Money::from_fen(-5).to_string(), "-0.05");
     }
 
     #[test]
