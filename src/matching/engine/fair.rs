@@ -579,7 +579,8 @@ impl FairProblem {
         // Only tiers that together ask no more than all the supply can be filled: the network
         // needs no group of the others (the later classes, usually most of the groups).
         let supply: Cap = self.supplies.iter().sum();
-        let mut wanted: Cap = (0..self.groups.len()).map(|g| self.amount(g)).sum();
+        let fixed: Cap = (0..self.groups.len()).map(|g| self.amount(g)).sum();
+        let mut wanted = fixed;
         let mut asking = Vec::new();
         for tier in tiers {
             let tier_wants: Cap = tier.clone().map(full).sum();
@@ -610,7 +611,7 @@ impl FairProblem {
                 built.net.set_capacity(built.demand_edges[g], 0);
             }
         }
-        let mut wanted: Cap = (0..part.groups.len()).map(|g| part.amount(g)).sum();
+        let mut wanted = fixed;
         let mut flow = built.net.max_flow(SOURCE, SINK);
         for (k, (tier, tier_wants)) in tiers.iter().zip(asking.iter()).enumerate() {
             for g in local(tier) {
