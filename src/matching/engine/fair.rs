@@ -15,6 +15,7 @@
 //! max-min fair fractions of the continuous problem, and each final part is then rounded to
 //! whole units by largest remainder on its own small network.
 
+use num_integer::Integer;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -64,7 +65,7 @@ impl Level {
     const FULL: Level = Level { num: 1, den: 1 };
 
     fn new(num: Cap, den: Cap) -> Level {
-        let g = gcd(num.abs(), den.abs()).max(1);
+        let g = num.gcd(&den).max(1);
         Level {
             num: num / g,
             den: den / g,
@@ -101,13 +102,6 @@ pub fn water_level(parts: &[(Cap, Cap)], amount: Cap) -> Level {
     } else {
         Level::new(num, den)
     }
-}
-
-fn gcd(mut a: Cap, mut b: Cap) -> Cap {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
 }
 
 /// The flow network: source → supply → (pool →) eligibility set → sink, one edge to the sink

@@ -221,6 +221,27 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) -> Vec<(u
     shares
 }
 
+/// A group's units split among its needs (emptiest first), the needs in space-filling order.
+fn nearby_order(engine: &Engine, needs: &[usize], units: i64) -> Vec<(usize, i64)> {
+    let problem = engine.problem;
+    let shares = engine.split(needs, units);
+    let mut keyed: Vec<(u64, usize, usize, i64)> = needs
+        .iter()
+        .zip(shares)
+        .filter(|&(_, units)| units > 0)
+        .map(|(&n, units)| {
+            (
+                place_key(problem.needs[n].location),
+                engine.rank[n],
+                n,
+                units,
+            )
+        })
+        .collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(.., n, units)| (n, units)).collect()
+}
+
 /// Turns group amounts into lines: needs get whole units (emptiest first), lots are used
 /// soonest expiry first, then in space-filling order so nearby lots go to nearby needs.
 fn hand_out(
@@ -250,29 +271,18 @@ fn hand_out(
             keyed.into_iter().rev().map(|(.., s)| s).collect()
         })
         .collect();
+    let mut wanted: Vec<(usize, i64)> = Vec::new();
     for (f, route) in routes.into_iter().enumerate() {
-        let mut needs = need_groups[members[f]].2.clone();
         let units = fair.amount(f) as i64;
         if units == 0 {
             continue;
         }
-        let shares = engine.split(&needs, units);
-        let mut keyed: Vec<(u64, usize, usize, i64)> = needs
-            .drain(..)
-            .zip(shares)
-            .filter(|&(_, units)| units > 0)
-            .map(|(n, units)| {
-                (
-                    place_key(problem.needs[n].location),
-                    engine.rank[n],
-                    n,
-                    units,
-                )
-            })
-            .collect();
-        keyed.sort_unstable();
-        let mut wanted: Vec<(usize, i64)> =
-            keyed.into_iter().map(|(.., n, units)| (n, units)).collect();
+        wanted.clear();
+        match need_groups[members[f]].2[..] {
+            // Most groups are one need: it takes all (a group never gets more than it asks).
+            [n] => wanted.push((n, units.min(engine.short(n)))),
+            ref needs => wanted.extend(nearby_order(engine, needs, units)),
+        }
         let mut cursor = 0;
         for (lot_group, amount) in route {
             let mut amount = amount as i64;

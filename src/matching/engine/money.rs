@@ -36,7 +36,7 @@ struct Tier {
 
 /// What the needs of a cluster buy: goods of one item by one date (so through the same
 /// offers), or units at one rate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Buys {
     Goods(u32, Option<NaiveDate>),
     Rate(i64),
@@ -428,40 +428,53 @@ fn clusters(
     purses_of: &[Option<usize>],
 ) -> (Vec<Cluster>, Vec<Vec<usize>>, usize) {
     let problem = engine.problem;
-    // Each need with purses keyed by its cluster and sorted on all cores: a cluster's needs
-    // come together, in order of rank.
-    let mut keyed: Vec<((u8, usize, Buys), usize, usize)> = purses_of
+    let wants: Vec<(usize, usize, Buys)> = purses_of
         .par_iter()
         .enumerate()
         .filter_map(|(n, set)| {
-            let set = (*set)?;
             let need = &problem.needs[n];
             let buys = match need.rate {
                 Some(rate) => Buys::Rate(rate),
                 None => Buys::Goods(need.item, need.needed_by),
             };
-            Some(((need.class, set, buys), engine.rank[n], n))
+            Some((n, (*set)?, buys))
         })
         .collect();
-    keyed.par_sort_unstable();
+    // Each need keyed by its cluster (class, purse set, what it buys, numbered) and its rank,
+    // packed in one number, and sorted on all cores: a cluster's needs come together, in
+    // order of rank.
+    let mut numbered: FxHashMap<Buys, usize> = FxHashMap::default();
+    let mut buys_of: Vec<Buys> = Vec::new();
+    let mut keyed: Vec<(u128, usize)> = Vec::with_capacity(wants.len());
+    for (n, set, buys) in wants {
+        let number = *numbered.entry(buys).or_insert_with(|| {
+            buys_of.push(buys);
+            buys_of.len() - 1
+        });
+        let field = |value: usize| u32::try_from(value).expect("fewer than 2^32 records") as u128;
+        let cluster = (problem.needs[n].class as u128) << 64 | field(set) << 32 | field(number);
+        keyed.push((cluster << 32 | field(engine.rank[n]), n));
+    }
+    keyed.par_sort_unstable_by_key(|&(key, _)| key);
     let mut clusters: Vec<Cluster> = Vec::new();
-    let mut markets: FxHashMap<Buys, usize> = FxHashMap::default();
-    for members in keyed.chunk_by(|a, b| a.0 == b.0) {
-        let ((_, set, buys), rank, _) = members[0];
-        let next_market = markets.len();
+    for members in keyed.chunk_by(|a, b| a.0 >> 32 == b.0 >> 32) {
+        let key = members[0].0;
+        let number = (key >> 32) as u32 as usize;
+        let buys = buys_of[number];
+        // Goods of one item and date: their number is their market's.
         let market = match buys {
-            Buys::Goods(..) => *markets.entry(buys).or_insert(next_market),
+            Buys::Goods(..) => number,
             Buys::Rate(_) => usize::MAX,
         };
-        let needs: Vec<usize> = members.iter().map(|&(.., n)| n).collect();
+        let needs: Vec<usize> = members.iter().map(|&(_, n)| n).collect();
         clusters.push(Cluster {
             asked: needs.iter().map(|&n| problem.needs[n].quantity).sum(),
             have: needs.iter().map(|&n| engine.have[n]).sum(),
             needs,
-            set,
+            set: (key >> 64) as u32 as usize,
             buys,
             market,
-            rank,
+            rank: key as u32 as usize,
             share: None,
         });
     }
@@ -471,7 +484,7 @@ fn clusters(
         let class = problem.needs[cluster.needs[0]].class;
         by_class[class as usize].push(c);
     }
-    (clusters, by_class, markets.len())
+    (clusters, by_class, buys_of.len())
 }
 
 /// Splits what each cluster bought among its needs (emptiest first) and deals each need its
@@ -770,12 +783,15 @@ pub(super) fn consolidate_purchases(engine: &mut Engine) {
             .map(|l| (l.source(), l.offer(), l.need()))
             .min()
     });
-    for lines in cells {
-        match deal(engine, &lines) {
-            Some(dealt) => kept.extend(dealt),
-            None => kept.extend(lines),
-        }
-    }
+    // Cells share nothing: dealt on all cores, kept in that order.
+    let dealt: Vec<Vec<Line>> = {
+        let engine: &Engine = engine;
+        cells
+            .into_par_iter()
+            .map(|lines| deal(engine, &lines).unwrap_or(lines))
+            .collect()
+    };
+    kept.extend(dealt.into_iter().flatten());
     engine.lines = kept;
 }
 
