@@ -243,16 +243,27 @@ pub(super) fn write(
         })
         .chain([merged.len()])
         .collect();
+    // The first run writes into room for the whole plan and the others are added to it: the
+    // plan is not copied into a fresh one (tens of megabytes, slow to fault in here).
+    let whole = drafts.iter().map(Vec::len).sum::<usize>() + merged.len();
     let parts: Vec<(Vec<AllocationOut>, Vec<Why>)> = drafts
         .into_par_iter()
         .enumerate()
         .map_init(
             || Texts::new(engine, &sharing),
-            |texts, (r, run)| texts.run(run, &merged[starts[r]..starts[r + 1]], explain),
+            |texts, (r, run)| {
+                let others = &merged[starts[r]..starts[r + 1]];
+                let room = if r == 0 {
+                    whole
+                } else {
+                    run.len() + others.len()
+                };
+                texts.run(run, others, room, explain)
+            },
         )
         .collect();
-    let mut allocations = Vec::with_capacity(parts.iter().map(|part| part.0.len()).sum());
-    let mut whys = Vec::with_capacity(parts.iter().map(|part| part.1.len()).sum());
+    let mut parts = parts.into_iter();
+    let (mut allocations, mut whys) = parts.next().expect("at least one run");
     for (part, part_whys) in parts {
         allocations.extend(part);
         whys.extend(part_whys);
@@ -405,15 +416,17 @@ impl<'a, 'p> Texts<'a, 'p> {
         &self.share.as_ref().expect("made above").2
     }
 
-    /// A run of drafts and the other lines among them, in key order.
+    /// A run of drafts and the other lines among them, in key order, in vectors with room for
+    /// `room` lines.
     fn run(
         &mut self,
         drafts: Vec<Drafted>,
         others: &[(u128, i64)],
+        room: usize,
         explain: bool,
     ) -> (Vec<AllocationOut>, Vec<Why>) {
-        let mut allocations = Vec::with_capacity(drafts.len() + others.len());
-        let mut whys = Vec::new();
+        let mut allocations = Vec::with_capacity(room);
+        let mut whys = Vec::with_capacity(if explain { room } else { 0 });
         let mut others = others.iter().peekable();
         for drafted in drafts {
             while let Some(line) = others.next_if(|line| line.0 < drafted.key()) {
