@@ -246,7 +246,7 @@ pub(super) fn write(
     // The first run writes into room for the whole plan and the others are added to it: the
     // plan is not copied into a fresh one (tens of megabytes, slow to fault in here).
     let whole = drafts.iter().map(Vec::len).sum::<usize>() + merged.len();
-    let parts: Vec<(Vec<AllocationOut>, Vec<Why>)> = drafts
+    let parts: Vec<Written> = drafts
         .into_par_iter()
         .enumerate()
         .map_init(
@@ -263,16 +263,16 @@ pub(super) fn write(
         )
         .collect();
     let mut parts = parts.into_iter();
-    let (mut allocations, mut whys) = parts.next().expect("at least one run");
-    for (part, part_whys) in parts {
-        allocations.extend(part);
-        whys.extend(part_whys);
+    let Written {
+        mut allocations,
+        mut whys,
+        spent: mut money_spent,
+    } = parts.next().expect("at least one run");
+    for part in parts {
+        allocations.extend(part.allocations);
+        whys.extend(part.whys);
+        money_spent += part.spent;
     }
-    let money_spent = allocations
-        .par_iter()
-        .filter_map(|a| a.cost)
-        .map(Money::fen)
-        .sum();
     let unmet = (0..problem.needs.len())
         .filter(|&n| engine.short(n) > 0)
         .map(|n| Unmet {
@@ -335,6 +335,13 @@ pub enum SourceWhy {
     Rate {
         rate: String,
     },
+}
+
+/// A run's lines, their reasons as data (when asked for) and what they cost in fen.
+struct Written {
+    allocations: Vec<AllocationOut>,
+    whys: Vec<Why>,
+    spent: i64,
 }
 
 /// Texts that many lines repeat, made once per run of lines.
@@ -416,29 +423,29 @@ impl<'a, 'p> Texts<'a, 'p> {
         &self.share.as_ref().expect("made above").2
     }
 
-    /// A run of drafts and the other lines among them, in key order, in vectors with room for
-    /// `room` lines.
+    /// A run of drafts and the other lines among them, in key order, with room for `room`
+    /// lines.
     fn run(
         &mut self,
         drafts: Vec<Drafted>,
         others: &[(u128, i64)],
         room: usize,
         explain: bool,
-    ) -> (Vec<AllocationOut>, Vec<Why>) {
-        let mut allocations = Vec::with_capacity(room);
-        let mut whys = Vec::with_capacity(if explain { room } else { 0 });
+    ) -> Written {
+        let mut written = Written {
+            allocations: Vec::with_capacity(room),
+            whys: Vec::with_capacity(if explain { room } else { 0 }),
+            spent: 0,
+        };
         let mut others = others.iter().peekable();
         for drafted in drafts {
             while let Some(line) = others.next_if(|line| line.0 < drafted.key()) {
-                allocations.push(self.allocation(line));
-                if explain {
-                    whys.push(self.why(line));
-                }
+                self.other(line, explain, &mut written);
             }
             let mut draft = match drafted {
                 Drafted::Done { line, why, .. } => {
-                    allocations.push(line);
-                    whys.extend(why.map(|why| *why));
+                    written.allocations.push(line);
+                    written.whys.extend(why.map(|why| *why));
                     continue;
                 }
                 Drafted::Pending(draft) => draft,
@@ -448,18 +455,25 @@ impl<'a, 'p> Texts<'a, 'p> {
                 draft.quantity += line.1;
             }
             let key = draft.key;
-            allocations.push(self.finished(draft));
+            written.allocations.push(self.finished(draft));
             if explain {
-                whys.push(self.why(&(key, 0)));
+                written.whys.push(self.why(&(key, 0)));
             }
         }
         for line in others {
-            allocations.push(self.allocation(line));
-            if explain {
-                whys.push(self.why(line));
-            }
+            self.other(line, explain, &mut written);
         }
-        (allocations, whys)
+        written
+    }
+
+    /// A line that was not drafted (money's, the last pass's), with what it cost.
+    fn other(&mut self, line: &(u128, i64), explain: bool, written: &mut Written) {
+        let allocation = self.allocation(line);
+        written.spent += allocation.cost.map_or(0, Money::fen);
+        written.allocations.push(allocation);
+        if explain {
+            written.whys.push(self.why(line));
+        }
     }
 
     /// A drafted goods line with its need's share.
