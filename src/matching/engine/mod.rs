@@ -70,9 +70,13 @@ fn run(problem: &Problem, explain: bool) -> (Plan, Vec<Why>) {
     let served: Vec<bool> = (0..problem.needs.len())
         .map(|n| engine.short(n) == 0)
         .collect();
+    // What money buys in is worked out first, on both cores.
+    let market = money::market(&engine);
     let ((), drafts) = rayon::join(
         || {
-            money::allocate(&mut engine);
+            if let Some(market) = market {
+                money::allocate(&mut engine, market);
+            }
             engine.top_up();
             money::consolidate_purchases(&mut engine);
         },
@@ -194,7 +198,7 @@ pub(crate) struct Engine<'a> {
 impl<'a> Engine<'a> {
     fn new(problem: &'a Problem) -> Engine<'a> {
         let mut by_id: Vec<usize> = (0..problem.needs.len()).collect();
-        by_id.sort_by(|&a, &b| problem.needs[a].id.cmp(&problem.needs[b].id));
+        by_id.par_sort_by(|&a, &b| problem.needs[a].id.cmp(&problem.needs[b].id));
         let mut rank = vec![0; problem.needs.len()];
         for (position, &n) in by_id.iter().enumerate() {
             rank[n] = position;

@@ -121,7 +121,22 @@ fn purse(source: &Source) -> Purse<'_> {
     (&source.earmark, source.available_from, source.expires)
 }
 
-pub(super) fn allocate(engine: &mut Engine) {
+/// What money's passes start from: the purses, the open offers of each item, and the needs
+/// still short, clustered. Worked out before the passes, on all cores.
+pub(super) struct Market {
+    purses: Vec<Vec<usize>>,
+    offers_by_item: FxHashMap<u32, Vec<usize>>,
+    pools: Pools,
+    purse_sets: Vec<Vec<u32>>,
+    /// Per purse: the money it holds.
+    supplies: Vec<i128>,
+    clusters: Vec<Cluster>,
+    by_class: Vec<Vec<usize>>,
+    markets: usize,
+}
+
+/// The market money buys in once goods are planned; `None` when there is no money to spend.
+pub(super) fn market(engine: &Engine) -> Option<Market> {
     let problem = engine.problem;
     let today = problem.today;
     let mut key_index: FxHashMap<Purse, usize> = FxHashMap::default();
@@ -138,7 +153,7 @@ pub(super) fn allocate(engine: &mut Engine) {
         purses[index].push(s);
     }
     if purses.is_empty() {
-        return;
+        return None;
     }
     let mut offers_by_item: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
     for (o, offer) in problem.offers.iter().enumerate() {
@@ -190,7 +205,33 @@ pub(super) fn allocate(engine: &mut Engine) {
         .iter()
         .map(|members| members.iter().map(|&s| engine.left[s] as i128).sum())
         .collect();
-    let (mut clusters, mut by_class, markets) = clusters(engine, &purses_of);
+    let (clusters, by_class, markets) = clusters(engine, &purses_of);
+    Some(Market {
+        purses,
+        offers_by_item,
+        pools,
+        purse_sets,
+        supplies,
+        clusters,
+        by_class,
+        markets,
+    })
+}
+
+/// Spends the money on what goods could not cover, class by class and pass by pass.
+pub(super) fn allocate(engine: &mut Engine, market: Market) {
+    let problem = engine.problem;
+    let today = problem.today;
+    let Market {
+        purses,
+        offers_by_item,
+        pools,
+        purse_sets,
+        supplies,
+        mut clusters,
+        mut by_class,
+        markets,
+    } = market;
     // Per purse set, the groups of the current pass by route (few per set), and the sets
     // that have any, to clear after the pass.
     let mut set_groups: Vec<Vec<(Route, usize)>> = vec![Vec::new(); purse_sets.len()];
@@ -405,7 +446,7 @@ pub(super) fn allocate(engine: &mut Engine) {
     let bought = hand_out(engine, &clusters, &planned);
     // Payment writes a line per piece: at national scale the peak of the whole plan, so what
     // the passes kept goes first.
-    drop((planned, clusters, purchase_ids, set_index, purses_of));
+    drop((planned, clusters, purchase_ids));
     let totals = FairProblem {
         supplies,
         pools: pools.lists,
