@@ -288,7 +288,9 @@ fn hand_out(
         wanted.clear();
         match need_groups[members[f]].2[..] {
             // A group of one need: it takes all (a group never gets more than it asks).
-            [Member { need: n, .. }] => wanted.push((n, units.min(engine.short(n)))),
+            [Member { need, quantity, .. }] => {
+                wanted.push((need, units.min(quantity - engine.have[need])))
+            }
             ref needs => wanted.extend(nearby_order(engine, needs, units)),
         }
         let mut cursor = 0;

@@ -274,6 +274,7 @@ pub(super) fn write(
         money_spent += part.spent;
     }
     let unmet = (0..problem.needs.len())
+        .into_par_iter()
         .filter(|&n| engine.short(n) > 0)
         .map(|n| Unmet {
             need: problem.needs[n].id.clone(),
@@ -285,8 +286,8 @@ pub(super) fn write(
         unmet,
         summary: Summary {
             needs: problem.needs.len(),
-            asked: problem.needs.iter().map(|n| n.quantity).sum(),
-            allocated: engine.have.iter().sum(),
+            asked: problem.needs.par_iter().map(|n| n.quantity).sum(),
+            allocated: engine.have.par_iter().sum(),
             money_spent: Money::from_fen(money_spent),
         },
     };
