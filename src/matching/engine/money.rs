@@ -824,15 +824,12 @@ pub(super) fn consolidate_purchases(engine: &mut Engine) {
             .map(|l| (l.source(), l.offer(), l.need()))
             .min()
     });
-    // Cells share nothing: dealt on all cores, kept in that order.
-    let dealt: Vec<Vec<Line>> = {
-        let engine: &Engine = engine;
-        cells
-            .into_par_iter()
-            .map(|lines| deal(engine, &lines).unwrap_or(lines))
-            .collect()
-    };
-    kept.extend(dealt.into_iter().flatten());
+    for lines in cells {
+        match deal(engine, &lines) {
+            Some(dealt) => kept.extend(dealt),
+            None => kept.extend(lines),
+        }
+    }
     engine.lines = kept;
 }
 
