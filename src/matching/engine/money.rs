@@ -463,7 +463,8 @@ pub(super) fn allocate(engine: &mut Engine, market: Market) {
 }
 
 /// The needs with purses, clustered; and per class its clusters, in order of their needs' rank.
-/// Also how many markets (item and date) the clusters buy in.
+/// Also how many markets there may be: a cluster buying goods (one item by one date) has the
+/// number of what it buys as its market.
 fn clusters(
     engine: &Engine,
     purses_of: &[Option<usize>],
@@ -473,12 +474,13 @@ fn clusters(
         .par_iter()
         .enumerate()
         .filter_map(|(n, set)| {
+            let set = (*set)?;
             let need = &problem.needs[n];
             let buys = match need.rate {
                 Some(rate) => Buys::Rate(rate),
                 None => Buys::Goods(need.item, need.needed_by),
             };
-            Some((n, (*set)?, buys))
+            Some((n, set, buys))
         })
         .collect();
     // Each need keyed by its cluster (class, purse set, what it buys, numbered) and its rank,
