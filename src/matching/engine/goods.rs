@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 use super::eligible::Pools;
 use super::fair::{Demand, FairProblem, Group};
 use super::instance::{Earmark, Sym};
-use super::{place_key, split_by_level, Engine, Line, Share};
+use super::{place_key, Engine, Line, Share};
 
 pub(super) fn allocate(engine: &mut Engine) {
     let problem = engine.problem;
@@ -55,10 +55,8 @@ pub(super) fn allocate(engine: &mut Engine) {
     for part in done {
         let offset = engine.next_round;
         for line in &part.lines {
-            engine.have[line.need()] += line.quantity;
-            engine.left[line.source()] -= line.quantity;
+            engine.give_goods(line.need(), line.source(), line.quantity);
         }
-        engine.lines.extend_from_slice(&part.lines);
         for (n, share) in part.shares {
             engine.shares[n] = Some(Share {
                 round: share.round + offset,
@@ -124,7 +122,7 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) -> Vec<(u
     }));
     // Needs that are interchangeable: same class, same pools.
     let mut need_index: FxHashMap<(u8, Vec<u32>), usize> = FxHashMap::default();
-    let mut need_groups: Vec<(u8, Vec<u32>, Vec<Member>)> = Vec::new();
+    let mut need_groups: Vec<(u8, Vec<u32>, Vec<usize>)> = Vec::new();
     for &n in needs {
         let need = &problem.needs[n];
         let own = pools.of(need, |g| {
@@ -142,12 +140,7 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) -> Vec<(u
                 need_groups.len() - 1
             }
         };
-        need_groups[index].2.push(Member {
-            need: n,
-            quantity: need.quantity,
-            rank: engine.rank[n],
-            place: place_key(need.location),
-        });
+        need_groups[index].2.push(n);
     }
     let mut shares = Vec::new();
     if need_groups.is_empty() {
@@ -168,10 +161,17 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) -> Vec<(u
             shape: None,
             supplies: need_groups[g].1.clone(),
             demand: Demand::Rising {
-                weight: group_needs.iter().map(|m| m.quantity as i128).sum(),
+                weight: group_needs
+                    .iter()
+                    .map(|&n| problem.needs[n].quantity as i128)
+                    .sum(),
                 base: 0,
                 unit: 1,
-                rank: group_needs.iter().map(|m| m.rank).min().unwrap_or(0),
+                rank: group_needs
+                    .iter()
+                    .map(|&n| engine.rank[n])
+                    .min()
+                    .unwrap_or(0),
             },
         }
     };
@@ -208,7 +208,7 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) -> Vec<(u
         };
         for (f, level) in levels.iter().enumerate().skip(first) {
             if let Some((level, round)) = level {
-                for &Member { need: n, .. } in &need_groups[members[f]].2 {
+                for &n in &need_groups[members[f]].2 {
                     let share = Share {
                         round: *round,
                         level: *level,
@@ -224,27 +224,22 @@ fn allocate_item(engine: &mut Engine, needs: &[usize], lots: &[usize]) -> Vec<(u
     shares
 }
 
-/// A need of a group, with what its group's hand-out reads of it (read once, in order).
-struct Member {
-    need: usize,
-    quantity: i64,
-    rank: usize,
-    place: u64,
-}
-
 /// A group's units split among its needs (emptiest first), the needs in space-filling order.
-fn nearby_order(engine: &Engine, needs: &[Member], units: i64) -> Vec<(usize, i64)> {
-    let parts: Vec<(i128, i128)> = needs
-        .iter()
-        .map(|m| (m.quantity as i128, engine.have[m.need] as i128))
-        .collect();
-    let ranks: Vec<usize> = needs.iter().map(|m| m.rank).collect();
-    let shares = split_by_level(&parts, &ranks, units);
+fn nearby_order(engine: &Engine, needs: &[usize], units: i64) -> Vec<(usize, i64)> {
+    let problem = engine.problem;
+    let shares = engine.split(needs, units);
     let mut keyed: Vec<(u64, usize, usize, i64)> = needs
         .iter()
         .zip(shares)
         .filter(|&(_, units)| units > 0)
-        .map(|(m, units)| (m.place, m.rank, m.need, units))
+        .map(|(&n, units)| {
+            (
+                place_key(problem.needs[n].location),
+                engine.rank[n],
+                n,
+                units,
+            )
+        })
         .collect();
     keyed.sort_unstable();
     keyed.into_iter().map(|(.., n, units)| (n, units)).collect()
@@ -256,7 +251,7 @@ fn hand_out(
     engine: &mut Engine,
     fair: &FairProblem,
     members: &[usize],
-    need_groups: &[(u8, Vec<u32>, Vec<Member>)],
+    need_groups: &[(u8, Vec<u32>, Vec<usize>)],
     lot_groups: &[Vec<usize>],
 ) {
     let problem = engine.problem;
@@ -288,9 +283,7 @@ fn hand_out(
         wanted.clear();
         match need_groups[members[f]].2[..] {
             // A group of one need: it takes all (a group never gets more than it asks).
-            [Member { need, quantity, .. }] => {
-                wanted.push((need, units.min(quantity - engine.have[need])))
-            }
+            [n] => wanted.push((n, units.min(engine.short(n)))),
             ref needs => wanted.extend(nearby_order(engine, needs, units)),
         }
         let mut cursor = 0;
