@@ -299,6 +299,17 @@ impl Offer {
     }
 }
 
+impl Problem {
+    /// The order money buys in: cheapest first (rule 5); among offers as cheap, the slowest
+    /// first, so the fast ones stay for the needs that are due soon (a critical need due in a
+    /// week taking the only offer that arrives tomorrow could leave a lower class due
+    /// tomorrow short for nothing); then by place in the instance.
+    pub fn offer_order(&self, o: usize) -> (i64, std::cmp::Reverse<i64>, usize) {
+        let offer = &self.offers[o];
+        (offer.unit_price, std::cmp::Reverse(offer.lead_days), o)
+    }
+}
+
 /// The instance after checking: typed, interned, ready for the engine.
 #[derive(Debug)]
 pub struct Problem {

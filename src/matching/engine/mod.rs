@@ -340,7 +340,7 @@ impl<'a> Engine<'a> {
             offers_by_item.entry(offer.item).or_default().push(o);
         }
         for offers in offers_by_item.values_mut() {
-            offers.sort_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
+            offers.sort_by_key(|&o| problem.offer_order(o));
         }
         // Each pile richest first: once a source held less than a need's cheapest unit when
         // this pass began, so does every source after it.

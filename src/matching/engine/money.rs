@@ -162,7 +162,7 @@ pub(super) fn market(engine: &Engine) -> Option<Market> {
         }
     }
     for offers in offers_by_item.values_mut() {
-        offers.sort_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
+        offers.sort_by_key(|&o| problem.offer_order(o));
     }
 
     // Which purses may pay for each need still short: the pools it draws on, as an index into
@@ -642,8 +642,7 @@ fn buy(
         }
     }
     let mut offers: Vec<usize> = buyers.keys().copied().collect();
-    offers
-        .sort_unstable_by_key(|&o| (problem.offers[o].unit_price, problem.offers[o].lead_days, o));
+    offers.sort_unstable_by_key(|&o| problem.offer_order(o));
     // Per tier, what it bought through each offer, cheapest first.
     let mut sold: Vec<Vec<(usize, i64)>> = vec![Vec::new(); tiers.len()];
     for o in offers {
@@ -1032,5 +1031,47 @@ mod tests {
         assert_eq!(bought[1], vec![]);
         assert_eq!(bought[2], vec![(Channel::Rate(500), 4)]);
         assert_eq!(sold, [2, 1]);
+    }
+
+    #[test]
+    fn among_offers_as_cheap_a_need_due_later_buys_from_the_slower_one() {
+        // The critical need is due in a week; the high one tomorrow, and only the fast offer
+        // arrives by then. Buying the critical need's masks from it would leave the high
+        // need short for nothing.
+        let instance: Instance = serde_json::from_value(serde_json::json!({
+            "today": "2020-02-10",
+            "needs": [
+                {"id": "later", "community": "c1", "district": "d", "item": "mask",
+                 "quantity": 6, "urgency": "critical", "needed_by": "2020-02-17"},
+                {"id": "soon", "community": "c2", "district": "d", "item": "mask",
+                 "quantity": 4, "urgency": "high", "needed_by": "2020-02-11"}
+            ],
+            "sources": [{"id": "m", "kind": "money", "amount": "100.00"}],
+            "offers": [
+                {"id": "fast", "supplier": "s1", "item": "mask", "unit_price": "0.86",
+                 "capacity": 6, "lead_days": 0},
+                {"id": "slow", "supplier": "s2", "item": "mask", "unit_price": "0.86",
+                 "capacity": 8, "lead_days": 2}
+            ]
+        }))
+        .unwrap();
+        let plan = crate::matching::engine::plan(&instance).unwrap();
+        let mut bought: Vec<(String, String, i64)> = plan
+            .allocations
+            .iter()
+            .map(|line| {
+                let offer = line.offer.as_deref().unwrap_or_default().to_owned();
+                (line.need.to_string(), offer, line.quantity)
+            })
+            .collect();
+        bought.sort();
+        assert_eq!(
+            bought,
+            vec![
+                ("later".to_owned(), "slow".to_owned(), 6),
+                ("soon".to_owned(), "fast".to_owned(), 4),
+            ]
+        );
+        assert!(plan.unmet.is_empty());
     }
 }
