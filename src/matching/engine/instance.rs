@@ -299,6 +299,16 @@ impl Offer {
     }
 }
 
+/// The instance after checking: typed, interned, ready for the engine.
+#[derive(Debug)]
+pub struct Problem {
+    pub today: NaiveDate,
+    pub needs: Vec<Need>,
+    pub sources: Vec<Source>,
+    pub offers: Vec<Offer>,
+    pub symbols: Symbols,
+}
+
 impl Problem {
     /// The order money buys in: cheapest first (rule 5); among offers as cheap, the slowest
     /// first, so the fast ones stay for the needs that are due soon (a critical need due in a
@@ -308,16 +318,6 @@ impl Problem {
         let offer = &self.offers[o];
         (offer.unit_price, std::cmp::Reverse(offer.lead_days), o)
     }
-}
-
-/// The instance after checking: typed, interned, ready for the engine.
-#[derive(Debug)]
-pub struct Problem {
-    pub today: NaiveDate,
-    pub needs: Vec<Need>,
-    pub sources: Vec<Source>,
-    pub offers: Vec<Offer>,
-    pub symbols: Symbols,
 }
 
 const MAX_QUANTITY: i64 = 1_000_000_000_000;
