@@ -81,6 +81,12 @@ fn compare(
                 "{label}: class {c} lowest fill {ours:.4} but exact {theirs:.4}\n{}\nexact {exact:?}\nengine {engine:?}",
                 serde_json::to_string(instance).unwrap()
             );
+            // Priority is lexicographic: a class above the exact level (money a higher class
+            // could not use in whole units flowed on to it) may take what the exact plan
+            // gave the classes after it, which are then not comparable.
+            if ours > theirs + slack {
+                break;
+            }
         }
     }
     let total: i64 = engine.iter().sum();
