@@ -897,7 +897,21 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::matching::engine::Instance;
+    use crate::matching::engine::{AllocationOut, Instance, Plan};
+
+    /// The plan's lines as (need, what `column` says of the line, quantity), sorted.
+    fn sorted_lines(
+        plan: &Plan,
+        column: impl Fn(&AllocationOut) -> String,
+    ) -> Vec<(String, String, i64)> {
+        let mut lines: Vec<(String, String, i64)> = plan
+            .allocations
+            .iter()
+            .map(|line| (line.need.to_string(), column(line), line.quantity))
+            .collect();
+        lines.sort();
+        lines
+    }
 
     fn line(need: usize, source: usize, offer: usize, quantity: i64) -> Line {
         Line::new(need, source, Some(offer), quantity)
@@ -976,20 +990,8 @@ mod tests {
         }))
         .unwrap();
         let plan = crate::matching::engine::plan(&instance).unwrap();
-        let mut paid: Vec<(String, String, i64)> = plan
-            .allocations
-            .into_iter()
-            .map(|line| {
-                (
-                    line.need.to_string(),
-                    line.source.to_string(),
-                    line.quantity,
-                )
-            })
-            .collect();
-        paid.sort();
         assert_eq!(
-            paid,
+            sorted_lines(&plan, |line| line.source.to_string()),
             vec![
                 ("elder_a".to_owned(), "m1".to_owned(), 10),
                 ("resident_a".to_owned(), "m2".to_owned(), 10),
@@ -1056,17 +1058,12 @@ mod tests {
         }))
         .unwrap();
         let plan = crate::matching::engine::plan(&instance).unwrap();
-        let mut bought: Vec<(String, String, i64)> = plan
-            .allocations
-            .iter()
-            .map(|line| {
-                let offer = line.offer.as_deref().unwrap_or_default().to_owned();
-                (line.need.to_string(), offer, line.quantity)
-            })
-            .collect();
-        bought.sort();
         assert_eq!(
-            bought,
+            sorted_lines(&plan, |line| line
+                .offer
+                .as_deref()
+                .unwrap_or_default()
+                .to_owned()),
             vec![
                 ("later".to_owned(), "slow".to_owned(), 6),
                 ("soon".to_owned(), "fast".to_owned(), 4),
